@@ -1,0 +1,1 @@
+"""csmap web layer: FastAPI app, HTML pages, JSON API and command line."""

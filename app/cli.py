@@ -1,0 +1,199 @@
+"""The `csmap` command: serve, migrate, demo data, users, audit checks and the local database."""
+
+import getpass
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from alembic import command
+from alembic.config import Config
+from rich.console import Console
+from sqlalchemy.orm import Session
+
+from app.db import engine_for
+from app.localdb import Cluster, LocalDatabaseError
+from app.settings import Settings, get_settings
+from contexts.access import Role
+from contexts.accounts.schemas import UserCreate
+from contexts.accounts.service import create_user
+from contexts.agencies.models import AgencyKind
+from contexts.agencies.schemas import AgencyCreate
+from contexts.agencies.service import create_agency, get_agency_by_code
+from contexts.audit.service import verify_chain
+from contexts.demo.service import DemoSize, build_demo, remove_demo_accounts
+from contexts.errors import DomainError
+
+ROOT = Path(__file__).resolve().parent.parent
+cli = typer.Typer(help="csmap: Contextual Safeguarding Map.", no_args_is_help=True, add_completion=False)
+audit_cli = typer.Typer(help="Check the audit trail.", no_args_is_help=True)
+db_cli = typer.Typer(help="A private PostGIS cluster under .data/ for development.", no_args_is_help=True)
+cli.add_typer(audit_cli, name="audit")
+cli.add_typer(db_cli, name="db")
+console = Console(stderr=True, soft_wrap=True)
+
+
+def _owner_session(settings: Settings) -> Session:
+    """A session as the owner role (administrative commands)."""
+    return Session(bind=engine_for(settings.owner_database_url), expire_on_commit=False)
+
+
+def _fail(message: str, code: int = 1) -> None:
+    """Print an error and exit."""
+    console.print(f"[bold red]Error:[/] {message}")
+    raise typer.Exit(code)
+
+
+def alembic_config(url: str | None = None) -> Config:
+    """The Alembic configuration, optionally for an explicit owner URL."""
+    config = Config(str(ROOT / "alembic.ini"))
+    config.set_main_option("script_location", str(ROOT / "migrations"))
+    if url:
+        config.attributes["url"] = url
+    return config
+
+
+@cli.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(envvar="PORT", help="Port to listen on")] = 8000,
+    proxy_headers: Annotated[bool, typer.Option(help="Trust X-Forwarded-* from the proxy")] = False,
+) -> None:
+    """Serve the web app and API."""
+    import uvicorn
+
+    uvicorn.run(
+        "app.main:app_factory",
+        factory=True,
+        host=host,
+        port=port,
+        proxy_headers=proxy_headers,
+        access_log=False,
+        log_config=None,
+    )
+
+
+@cli.command()
+def migrate(
+    revision: Annotated[str, typer.Argument(help="Target revision")] = "head",
+    check: Annotated[bool, typer.Option(help="Only check the models match the migrations")] = False,
+) -> None:
+    """Bring the database schema up to date (as the owner role)."""
+    config = alembic_config()
+    if check:
+        command.check(config)
+        return
+    command.upgrade(config, revision)
+
+
+@cli.command()
+def demo(
+    size: Annotated[DemoSize, typer.Option(help="How big a borough")] = DemoSize.SMALL,
+    seed: Annotated[int, typer.Option(help="Random seed, for repeatable data")] = 2026,
+    remove: Annotated[bool, typer.Option(help="Disable every demo account instead")] = False,
+) -> None:
+    """Load the fictional demo borough once (or disable its accounts)."""
+    settings = get_settings()
+    with _owner_session(settings) as session, session.begin():
+        if remove:
+            console.print(f"Disabled {remove_demo_accounts(session=session)} demo accounts.")
+            return
+        summary = build_demo(session=session, size=size, seed=seed, password=settings.demo_password)
+    if summary.created:
+        console.print(f"Demo borough loaded: {summary.agencies} agencies, {summary.users} users.")
+    else:
+        console.print("Demo borough already loaded: nothing changed.")
+
+
+@cli.command("create-agency")
+def create_agency_command(
+    code: Annotated[str, typer.Option(help="Short unique code, e.g. met-police")],
+    name: Annotated[str, typer.Option(help="Full name")],
+    kind: Annotated[AgencyKind, typer.Option(help="Kind of agency")],
+) -> None:
+    """Add an agency."""
+    with _owner_session(get_settings()) as session, session.begin():
+        try:
+            agency = create_agency(session=session, data=AgencyCreate(code=code, name=name, kind=kind))
+        except DomainError as problem:
+            _fail(problem.detail)
+        console.print(f"Agency {agency.code} added (id {agency.id}).")
+
+
+@cli.command("create-user")
+def create_user_command(
+    username: Annotated[str, typer.Option(help="Sign-in name (lower case)")],
+    display_name: Annotated[str, typer.Option(help="Full name")],
+    agency: Annotated[str, typer.Option(help="Agency code")],
+    role: Annotated[list[Role], typer.Option(help="Role; repeat for several")],
+    password_stdin: Annotated[bool, typer.Option(help="Read the password from standard input")] = False,
+) -> None:
+    """Add a user (prompts for the password unless --password-stdin)."""
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else getpass.getpass("Password: ")
+    with _owner_session(get_settings()) as session, session.begin():
+        try:
+            found = get_agency_by_code(session=session, code=agency)
+            data = UserCreate(
+                username=username,
+                display_name=display_name,
+                agency_id=found.id,
+                roles=role,
+                password=password,
+            )
+            user = create_user(session=session, data=data)
+        except DomainError as problem:
+            _fail(problem.detail)
+        except ValueError as invalid:
+            _fail(str(invalid).split("\n", 1)[-1])
+        console.print(f"User {user.username} added to {found.name}.")
+
+
+@audit_cli.command("verify")
+def audit_verify() -> None:
+    """Recompute the audit chain; name the first row that does not check out."""
+    with _owner_session(get_settings()) as session:
+        report = verify_chain(session=session)
+    if report.ok:
+        console.print(f"Audit chain intact: {report.rows_checked} events. Head hash {report.head_hash}")
+        return
+    _fail(
+        f"Audit chain broken at event id {report.broken_event_id} (row {report.broken_chain_seq}): "
+        f"{report.problem}. {report.rows_checked} events before it check out.",
+        code=2,
+    )
+
+
+def _local_cluster() -> Cluster:
+    """The development cluster under .data/ (port from CSMAP_LOCAL_PG_PORT)."""
+    return Cluster(ROOT / ".data", int(os.environ.get("CSMAP_LOCAL_PG_PORT", "54329")))
+
+
+@db_cli.command("up")
+def db_up(database: Annotated[str, typer.Option(help="Database name")] = "csmap") -> None:
+    """Create and start the local cluster and database if needed."""
+    cluster = _local_cluster()
+    try:
+        cluster.ensure_started()
+        cluster.ensure_database(database)
+    except LocalDatabaseError as problem:
+        _fail(str(problem))
+
+
+@db_cli.command("env")
+def db_env(database: Annotated[str, typer.Option(help="Database name")] = "csmap") -> None:
+    """Print shell exports pointing csmap at the local cluster."""
+    cluster = _local_cluster()
+    typer.echo(f"export DATABASE_URL='{cluster.url('csmap_app', database)}'")
+    typer.echo(f"export CSMAP_MIGRATION_DATABASE_URL='{cluster.url('csmap_owner', database)}'")
+
+
+@db_cli.command("stop")
+def db_stop() -> None:
+    """Stop the local cluster."""
+    _local_cluster().stop()
+
+
+def main() -> None:
+    """Run the command line."""
+    cli()

@@ -1,0 +1,140 @@
+"""Dependencies: the permission guard every route declares, the actor, and audit origin."""
+
+import secrets
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+
+from app.auth import SESSION_COOKIE, bearer_token, user_id_from_token
+from app.db import SessionDep
+from app.settings import Settings
+from contexts.access import Actor, Permission, can
+from contexts.accounts.models import WebSession
+from contexts.accounts.service import LockoutPolicy, active_user, actor_for, load_web_session
+from contexts.audit.service import RequestOrigin
+from contexts.errors import AccessDenied, NotAuthenticated
+
+PERMISSION_ATTRIBUTE = "csmap_permission"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def get_settings_dep(request: Request) -> Settings:
+    """The app's settings."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+
+
+def origin_of(request: Request) -> RequestOrigin:
+    """Where the request came from, for the audit trail."""
+    client = request.client.host if request.client else None
+    return RequestOrigin(request_id=getattr(request.state, "request_id", None), client_address=client)
+
+
+OriginDep = Annotated[RequestOrigin, Depends(origin_of)]
+
+
+async def submitted_csrf_token(request: Request) -> str | None:
+    """Return the CSRF token sent with an unsafe request (header or form field)."""
+    if request.method in SAFE_METHODS:
+        return None
+    header = request.headers.get("x-csrf-token")
+    if header:
+        return header
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+        value = (await request.form()).get("csrf_token")
+        return value if isinstance(value, str) else None
+    return None
+
+
+def _actor_from_bearer(session: SessionDep, settings: Settings, token: str) -> Actor:
+    """Resolve a bearer token to an active user's actor."""
+    user_id = user_id_from_token(settings=settings, token=token)
+    user = active_user(session=session, user_id=user_id) if user_id is not None else None
+    if user is None:
+        raise NotAuthenticated("The access token is missing, expired or no longer valid.")
+    return actor_for(user)
+
+
+def _actor_from_cookie(request: Request, session: SessionDep, settings: Settings, csrf: str | None) -> Actor:
+    """Resolve the session cookie to an actor, enforcing time-outs and CSRF."""
+    token = request.cookies.get(SESSION_COOKIE)
+    web_session = (
+        load_web_session(
+            session=session, token=token, idle_timeout=timedelta(minutes=settings.session_idle_minutes)
+        )
+        if token
+        else None
+    )
+    user = active_user(session=session, user_id=web_session.user_id) if web_session else None
+    if web_session is None or user is None:
+        raise NotAuthenticated("Your session has ended. Sign in again.")
+    request.state.web_session = web_session
+    if request.method not in SAFE_METHODS and not (
+        csrf and secrets.compare_digest(csrf, web_session.csrf_token)
+    ):
+        request.state.actor = actor_for(user)
+        raise AccessDenied("The form has expired. Go back, reload the page and try again.")
+    return actor_for(user)
+
+
+def require(permission: Permission) -> Any:
+    """A dependency that signs the request in and checks one permission; routes must use one."""
+
+    def guard(
+        request: Request,
+        session: SessionDep,
+        settings: SettingsDep,
+        csrf: Annotated[str | None, Depends(submitted_csrf_token)],
+    ) -> Actor:
+        token = bearer_token(request)
+        if token is not None:
+            actor = _actor_from_bearer(session, settings, token)
+        else:
+            actor = _actor_from_cookie(request, session, settings, csrf)
+        request.state.actor = actor
+        if not can(actor, permission):
+            raise AccessDenied("You do not have permission to do that.")
+        return actor
+
+    setattr(guard, PERMISSION_ATTRIBUTE, permission)
+    return Depends(guard)
+
+
+def public() -> Any:
+    """A dependency marking a route that anyone may use (sign-in, health, static)."""
+
+    def open_to_all() -> None:
+        return None
+
+    setattr(open_to_all, PERMISSION_ATTRIBUTE, Permission.PUBLIC)
+    return Depends(open_to_all)
+
+
+def csrf_token_of(request: Request) -> str:
+    """The CSRF token of the signed-in web session (for forms)."""
+    web_session: WebSession | None = getattr(request.state, "web_session", None)
+    return web_session.csrf_token if web_session else ""
+
+
+Public = Annotated[None, public()]
+SignedIn = Annotated[Actor, require(Permission.SIGNED_IN)]
+UserAdmin = Annotated[Actor, require(Permission.MANAGE_USERS)]
+AgencyAdmin = Annotated[Actor, require(Permission.MANAGE_AGENCIES)]
+AuditViewer = Annotated[Actor, require(Permission.VIEW_AUDIT)]
+
+
+def declared_permission(call: Callable[..., Any]) -> Permission | None:
+    """Return the permission a dependency declares, if it is a permission guard."""
+    value = getattr(call, PERMISSION_ATTRIBUTE, None)
+    return value if isinstance(value, Permission) else None
+
+
+def lockout_policy(settings: Settings) -> LockoutPolicy:
+    """The lock-out rule from the settings."""
+    return LockoutPolicy(settings.lockout_threshold, timedelta(minutes=settings.lockout_minutes))

@@ -1,0 +1,107 @@
+"""The app factory: settings, middleware, error handlers, routers and static files."""
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.api import agencies, audit, health, users
+from app.api import auth as auth_api
+from app.db import session_factory
+from app.deps import Public
+from app.errors import install_error_handlers
+from app.logs import configure_logging
+from app.middleware import BodyLimitMiddleware, RequestContextMiddleware, SecurityHeadersMiddleware
+from app.settings import InsecureSettings, Settings, get_settings
+from app.templating import build_environment
+from app.web import admin, pages
+from contexts.access import Permission
+from contexts.accounts.models import User
+
+STATIC_DIR = Path(__file__).parent / "web" / "static"
+PUBLIC_MOUNTS: dict[str, Permission] = {"/static": Permission.PUBLIC}
+"""Mounted sub-apps and the permission each declares (the route walk test reads this)."""
+
+log = logging.getLogger("csmap")
+
+
+def refuse_demo_users_outside_demo(settings: Settings, factory: sessionmaker[Session]) -> None:
+    """Outside demo mode, refuse to serve while demo accounts exist."""
+    if settings.demo_mode:
+        return
+    with factory() as session:
+        if (
+            session.scalar(select(User.id).where(User.is_demo.is_(True), User.is_active.is_(True)).limit(1))
+            is not None
+        ):
+            raise InsecureSettings(
+                "Demo accounts exist in this database: remove them (csmap demo --remove) "
+                "or run with CSMAP_DEMO_MODE=true."
+            )
+
+
+def create_app(settings: Settings | None = None, *, factory: sessionmaker[Session] | None = None) -> FastAPI:
+    """Build the csmap app for the given settings (and, in tests, session factory)."""
+    settings = settings or get_settings()
+    settings.refuse_if_insecure()
+    factory = factory or session_factory(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        refuse_demo_users_outside_demo(settings, factory)
+        log.info("csmap started", extra={"demo_mode": settings.demo_mode})
+        yield
+
+    app = FastAPI(
+        title="csmap",
+        summary="Contextual Safeguarding Map: chart, map and disrupt the contexts of exploitation.",
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    app.state.settings = settings
+    app.state.session_factory = factory
+    app.state.templates = build_environment()
+    install_error_handlers(app)
+    for router in (
+        health.router,
+        auth_api.router,
+        users.router,
+        agencies.router,
+        audit.router,
+        pages.router,
+        admin.router,
+    ):
+        app.include_router(router)
+
+    @app.get("/api/openapi.json", include_in_schema=False)
+    def openapi(_: Public) -> dict[str, Any]:
+        """The OpenAPI description of the JSON API."""
+        return app.openapi()
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon(_: Public) -> RedirectResponse:
+        """Browsers ask for this path; point them at the SVG icon."""
+        return RedirectResponse("/static/favicon.svg", status_code=301)
+
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.add_middleware(SecurityHeadersMiddleware, force_https=settings.force_https)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContextMiddleware)
+    return app
+
+
+def app_factory() -> FastAPI:
+    """Entry point for uvicorn --factory: configure logging, then build the app."""
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    return create_app(settings)

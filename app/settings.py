@@ -1,0 +1,68 @@
+"""Settings from the environment (prefix CSMAP_), with safe refusals outside demo mode."""
+
+from functools import lru_cache
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SECRET_KEY = "csmap-demo-secret-key-change-me-before-real-use"
+DEFAULT_DEMO_PASSWORD = "demo-password-2026"
+
+
+class InsecureSettings(RuntimeError):
+    """The settings would be unsafe outside demo mode."""
+
+
+class Settings(BaseSettings):
+    """Everything that differs between deployments."""
+
+    model_config = SettingsConfigDict(env_prefix="CSMAP_", extra="ignore")
+
+    database_url: str = Field(
+        default="postgresql+psycopg://csmap_app@/csmap",
+        validation_alias=AliasChoices("DATABASE_URL", "CSMAP_DATABASE_URL"),
+        description="Where the app connects, as the least-privileged app role.",
+    )
+    migration_database_url: str | None = Field(
+        default=None, description="Owner role used by migrations; defaults to database_url."
+    )
+    app_db_role: str = Field(
+        default="csmap_app",
+        pattern=r"^[a-z_][a-z0-9_]{0,62}$",
+        description="Database role the migrations grant the app's privileges to.",
+    )
+    secret_key: str = DEFAULT_SECRET_KEY
+    demo_mode: bool = False
+    demo_password: str = DEFAULT_DEMO_PASSWORD
+    protective_marking: str = "OFFICIAL-SENSITIVE"
+    session_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    session_absolute_hours: int = Field(default=8, ge=1, le=24)
+    token_minutes: int = Field(default=60, ge=1, le=24 * 60)
+    lockout_threshold: int = Field(default=5, ge=1, le=100)
+    lockout_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    force_https: bool = Field(
+        default=False, description="Treat every request as https (cookies Secure, HSTS)."
+    )
+    log_level: str = "INFO"
+
+    @property
+    def owner_database_url(self) -> str:
+        """The URL migrations run with."""
+        return self.migration_database_url or self.database_url
+
+    def refuse_if_insecure(self) -> None:
+        """Raise unless the settings are safe to serve real data with."""
+        if self.demo_mode:
+            return
+        if self.secret_key == DEFAULT_SECRET_KEY or len(self.secret_key) < 32:
+            raise InsecureSettings(
+                "Set CSMAP_SECRET_KEY to a random value of at least 32 characters "
+                "(or CSMAP_DEMO_MODE=true for the fictional demo)."
+            )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Read the settings once per process."""
+    return Settings()

@@ -1,0 +1,1 @@
+"""The safeguarding domain: models, schemas and services, with no web or map concerns."""

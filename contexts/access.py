@@ -1,0 +1,137 @@
+"""Who may do what and see which records: the single home of csmap's access policy.
+
+Every route declares one `Permission`; every query that returns records owned by an
+agency filters them with `visible_to` (or `manageable_by` for user accounts).
+Sharing between agencies will widen `visible_agency_ids`, and only there.
+"""
+
+import enum
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, false, true
+from sqlalchemy.orm import InstrumentedAttribute
+
+from contexts.errors import AccessDenied
+
+
+class Role(enum.StrEnum):
+    """Roles a user can hold; a user may hold several."""
+
+    PRACTITIONER = "practitioner"
+    SUPERVISOR = "supervisor"
+    ANALYST = "analyst"
+    NEIGHBOURHOOD = "neighbourhood"
+    AGENCY_ADMIN = "agency_admin"
+    SYSTEM_ADMIN = "system_admin"
+
+
+ROLE_LABELS: dict[Role, str] = {
+    Role.PRACTITIONER: "Practitioner",
+    Role.SUPERVISOR: "Supervisor",
+    Role.ANALYST: "Analyst",
+    Role.NEIGHBOURHOOD: "Neighbourhood team",
+    Role.AGENCY_ADMIN: "Agency administrator",
+    Role.SYSTEM_ADMIN: "System administrator",
+}
+
+
+class Permission(enum.StrEnum):
+    """What a route needs before it runs."""
+
+    PUBLIC = "public"
+    SIGNED_IN = "signed_in"
+    MANAGE_USERS = "manage_users"
+    MANAGE_AGENCIES = "manage_agencies"
+    VIEW_AUDIT = "view_audit"
+
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.PRACTITIONER: frozenset({Permission.SIGNED_IN}),
+    Role.SUPERVISOR: frozenset({Permission.SIGNED_IN}),
+    Role.ANALYST: frozenset({Permission.SIGNED_IN}),
+    Role.NEIGHBOURHOOD: frozenset({Permission.SIGNED_IN}),
+    Role.AGENCY_ADMIN: frozenset({Permission.SIGNED_IN, Permission.MANAGE_USERS, Permission.VIEW_AUDIT}),
+    Role.SYSTEM_ADMIN: frozenset(
+        {
+            Permission.SIGNED_IN,
+            Permission.MANAGE_USERS,
+            Permission.MANAGE_AGENCIES,
+            Permission.VIEW_AUDIT,
+        }
+    ),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """The signed-in person a request acts for."""
+
+    user_id: int
+    username: str
+    display_name: str
+    agency_id: int
+    roles: frozenset[Role]
+
+    def has_role(self, role: Role) -> bool:
+        """Say whether the actor holds this role."""
+        return role in self.roles
+
+
+def permissions_of(roles: Iterable[Role]) -> frozenset[Permission]:
+    """Return every permission the given roles grant."""
+    granted: set[Permission] = {Permission.PUBLIC}
+    for role in roles:
+        granted |= ROLE_PERMISSIONS[role]
+    return frozenset(granted)
+
+
+def can(actor: Actor, permission: Permission) -> bool:
+    """Say whether the actor holds the permission."""
+    return permission in permissions_of(actor.roles)
+
+
+def ensure(actor: Actor, permission: Permission) -> None:
+    """Raise AccessDenied unless the actor holds the permission."""
+    if not can(actor, permission):
+        raise AccessDenied("You do not have permission to do that.")
+
+
+def visible_agency_ids(actor: Actor) -> frozenset[int]:
+    """Return the agencies whose records the actor may see (their own, until sharing)."""
+    return frozenset({actor.agency_id})
+
+
+def visible_to(actor: Actor, owner_column: InstrumentedAttribute[int]) -> ColumnElement[bool]:
+    """Filter agency-owned records down to those the actor may see."""
+    return owner_column.in_(sorted(visible_agency_ids(actor)))
+
+
+def manageable_by(actor: Actor, agency_column: InstrumentedAttribute[int]) -> ColumnElement[bool]:
+    """Filter user accounts down to those the actor may administer."""
+    if actor.has_role(Role.SYSTEM_ADMIN):
+        return true()
+    if actor.has_role(Role.AGENCY_ADMIN):
+        return agency_column == actor.agency_id
+    return false()
+
+
+def may_manage_agency(actor: Actor, agency_id: int) -> bool:
+    """Say whether the actor may administer users of this agency."""
+    if actor.has_role(Role.SYSTEM_ADMIN):
+        return True
+    return actor.has_role(Role.AGENCY_ADMIN) and actor.agency_id == agency_id
+
+
+def may_grant(actor: Actor, roles: Iterable[Role]) -> bool:
+    """Say whether the actor may give these roles (only system admins make system admins)."""
+    return Role.SYSTEM_ADMIN not in set(roles) or actor.has_role(Role.SYSTEM_ADMIN)
+
+
+def audit_visible_to(actor: Actor, agency_column: InstrumentedAttribute[int | None]) -> ColumnElement[bool]:
+    """Filter audit events: system admins see all, agency admins their own agency's."""
+    if actor.has_role(Role.SYSTEM_ADMIN):
+        return true()
+    if actor.has_role(Role.AGENCY_ADMIN):
+        return agency_column == actor.agency_id
+    return false()

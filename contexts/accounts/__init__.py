@@ -1,0 +1,1 @@
+"""User accounts, passwords, lock-out and sign-in sessions."""

@@ -1,0 +1,1 @@
+"""Agencies: the police force, council services, health bodies and charities in a partnership."""

@@ -1,0 +1,1 @@
+"""The fictional demo borough: agencies, users and (as csmap grows) its records."""

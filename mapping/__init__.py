@@ -1,0 +1,1 @@
+"""Geography and analysis built on the domain: PostGIS queries, statistics and map rendering."""
