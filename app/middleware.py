@@ -60,6 +60,7 @@ class RequestContextMiddleware:
             access_log.info(
                 "request",
                 extra={
+                    "request_id": request_id,
                     "method": scope.get("method"),
                     "route": getattr(route, "path", None) or "unmatched",
                     "status": status,
@@ -69,8 +70,12 @@ class RequestContextMiddleware:
             request_id_var.reset(token)
 
 
-class BodyTooLarge(Exception):
-    """The request body passed the configured limit."""
+class BodyTooLarge(BaseException):
+    """The request body passed the configured limit.
+
+    A BaseException so that body parsers which catch Exception (and would answer 400)
+    let it through to the middleware, which answers 413.
+    """
 
 
 class BodyLimitMiddleware:

@@ -9,6 +9,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import httpx
@@ -26,8 +27,7 @@ from app.main import create_app
 from app.settings import Settings
 from contexts.access import Role
 from contexts.accounts.models import User
-from contexts.accounts.schemas import UserCreate
-from contexts.accounts.service import create_user
+from contexts.accounts.passwords import hash_password
 from contexts.agencies.models import Agency, AgencyKind
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -171,12 +171,24 @@ def make_agency(session: Session, code: str, kind: AgencyKind = AgencyKind.CHILD
     return agency
 
 
+@lru_cache(maxsize=1)
+def password_hash() -> str:
+    """The shared test password's Argon2id hash, computed once (hashing is slow on purpose)."""
+    return hash_password(PASSWORD)
+
+
 def make_user(session: Session, agency: Agency, username: str, *roles: Role) -> User:
     """Add a user with the shared test password."""
-    data = UserCreate(
-        username=username, display_name=f"Test {username}", agency_id=agency.id, roles=list(roles), password=PASSWORD
+    user = User(
+        username=username,
+        display_name=f"Test {username}",
+        agency_id=agency.id,
+        roles=[role.value for role in roles],
+        password_hash=password_hash(),
     )
-    return create_user(session=session, data=data)
+    session.add(user)
+    session.flush()
+    return user
 
 
 @pytest.fixture

@@ -162,7 +162,10 @@ def login_submit(
     if previous:
         end_web_session(session=session, token=previous)
     started = start_web_session(
-        session=session, user=user, absolute_lifetime=timedelta(hours=settings.session_absolute_hours)
+        session=session,
+        user=user,
+        absolute_lifetime=timedelta(hours=settings.session_absolute_hours),
+        idle_timeout=timedelta(minutes=settings.session_idle_minutes),
     )
     response = RedirectResponse(target, status_code=303)
     set_session_cookie(response, token=started.token, secure=secure)

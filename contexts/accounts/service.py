@@ -187,8 +187,11 @@ class NewWebSession:
     csrf_token: str
 
 
-def start_web_session(*, session: Session, user: User, absolute_lifetime: timedelta) -> NewWebSession:
-    """Start a new server-side session with a fresh id and CSRF token."""
+def start_web_session(
+    *, session: Session, user: User, absolute_lifetime: timedelta, idle_timeout: timedelta
+) -> NewWebSession:
+    """Start a new server-side session with a fresh id and CSRF token; clear out dead ones."""
+    purge_expired_web_sessions(session=session, idle_timeout=idle_timeout)
     token = secrets.token_urlsafe(32)
     csrf = secrets.token_urlsafe(32)
     session.add(
