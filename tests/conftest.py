@@ -196,7 +196,9 @@ def world(db_session: Session) -> World:
     """A small partnership to test access rules against."""
     first = make_agency(db_session, "first")
     second = make_agency(db_session, "second", AgencyKind.POLICE)
-    users = {role: make_user(db_session, first, f"user-{role.value.replace('_', '-')}", role) for role in Role}
+    users = {
+        role: make_user(db_session, first, f"user-{role.value.replace('_', '-')}", role) for role in Role
+    }
     other = make_user(db_session, second, "other-practitioner", Role.PRACTITIONER)
     other_admin = make_user(db_session, second, "other-admin", Role.AGENCY_ADMIN)
     db_session.commit()
@@ -215,15 +217,18 @@ def bearer(client: TestClient, username: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {api_token(client, username)}"}
 
 
-def web_sign_in(client: TestClient, username: str, password: str = PASSWORD, next_path: str = "/") -> httpx.Response:
+def web_sign_in(
+    client: TestClient, username: str, password: str = PASSWORD, next_path: str = "/"
+) -> httpx.Response:
     """Sign in through the web form, as a browser would (fetching the form first)."""
     form = client.get("/login")
     token = form.text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
-    return client.post(
+    response: httpx.Response = client.post(
         "/login",
         data={"username": username, "password": password, "csrf_token": token, "next": next_path},
         follow_redirects=False,
     )
+    return response
 
 
 @dataclass(frozen=True)

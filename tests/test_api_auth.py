@@ -3,7 +3,6 @@
 from datetime import UTC, datetime, timedelta
 
 import jwt
-
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -40,7 +39,9 @@ def test_wrong_password_and_unknown_user_get_the_same_401(
     assert "password is not right" in wrong.json()["detail"]
     assert wrong.headers["www-authenticate"] == "Bearer"
     failures = db_session.scalars(
-        select(AuditEvent).where(AuditEvent.action == AuditAction.SIGN_IN_FAILED).order_by(AuditEvent.chain_seq)
+        select(AuditEvent)
+        .where(AuditEvent.action == AuditAction.SIGN_IN_FAILED)
+        .order_by(AuditEvent.chain_seq)
     ).all()
     assert [event.actor_username for event in failures] == ["user-analyst", None]
 
@@ -49,7 +50,10 @@ def test_account_locks_after_repeated_failures(
     client: TestClient, world: World, settings: Settings, db_session: Session
 ) -> None:
     for _ in range(settings.lockout_threshold - 1):
-        assert client.post("/api/token", data={"username": "user-analyst", "password": "wrong"}).status_code == 401
+        assert (
+            client.post("/api/token", data={"username": "user-analyst", "password": "wrong"}).status_code
+            == 401
+        )
     locked = client.post("/api/token", data={"username": "user-analyst", "password": "wrong"})
     assert locked.status_code == 423
     assert "locked" in locked.json()["detail"]
@@ -73,11 +77,16 @@ def test_disabled_users_token_stops_working_at_once(
     assert refused.json()["error"] == "not_authenticated"
 
 
-def test_expired_forged_and_missing_tokens_are_refused(client: TestClient, world: World, settings: Settings) -> None:
+def test_expired_forged_and_missing_tokens_are_refused(
+    client: TestClient, world: World, settings: Settings
+) -> None:
     user_id = world.users[Role.PRACTITIONER].id
     token, _ = issue_token(settings=settings, user_id=user_id)
     expired = jwt.encode(
-        {**jwt.decode(token, options={"verify_signature": False}), "exp": datetime.now(UTC) - timedelta(minutes=1)},
+        {
+            **jwt.decode(token, options={"verify_signature": False}),
+            "exp": datetime.now(UTC) - timedelta(minutes=1),
+        },
         settings.secret_key,
         algorithm="HS256",
     )

@@ -21,8 +21,13 @@ def add_events(session: Session, count: int) -> None:
     """Write a few audit events."""
     for number in range(count):
         record_event(
-            session=session, action=AuditAction.VIEW, actor=None, origin=ORIGIN,
-            object_type="user_account", object_id=number, reason=f"strategy meeting {number} | café",
+            session=session,
+            action=AuditAction.VIEW,
+            actor=None,
+            origin=ORIGIN,
+            object_type="user_account",
+            object_id=number,
+            reason=f"strategy meeting {number} | café",
         )
 
 

@@ -46,7 +46,13 @@ def test_invalid_json_names_field_paths_and_changes_nothing(client: TestClient, 
     before = client.get("/api/users", headers=headers).json()["total"]
     response = client.post(
         "/api/users",
-        json={"username": f"{SECRET_TEXT} !", "display_name": "A", "agency_id": "x", "roles": ["boss"], "password": "short"},
+        json={
+            "username": f"{SECRET_TEXT} !",
+            "display_name": "A",
+            "agency_id": "x",
+            "roles": ["boss"],
+            "password": "short",
+        },
         headers=headers,
     )
     assert response.status_code == 422
@@ -59,7 +65,9 @@ def test_invalid_json_names_field_paths_and_changes_nothing(client: TestClient, 
 
 
 def test_body_over_limit_is_413_by_header(client: TestClient, settings: object) -> None:
-    response = client.post("/api/token", content=b"x" * (1024 * 1024 + 1), headers={"content-type": "text/plain"})
+    response = client.post(
+        "/api/token", content=b"x" * (1024 * 1024 + 1), headers={"content-type": "text/plain"}
+    )
     assert response.status_code == 413
     assert response.json()["error"] == "payload_too_large"
 
@@ -69,11 +77,15 @@ def test_body_over_limit_is_413_when_streamed(client: TestClient) -> None:
         for _ in range(20):
             yield b"y" * 65536
 
-    response = client.post("/api/token", content=chunks(), headers={"content-type": "application/x-www-form-urlencoded"})
+    response = client.post(
+        "/api/token", content=chunks(), headers={"content-type": "application/x-www-form-urlencoded"}
+    )
     assert response.status_code == 413
 
 
-def test_unexpected_error_is_500_with_reference_only(app: FastAPI, json_logs: Callable[[], list[str]]) -> None:
+def test_unexpected_error_is_500_with_reference_only(
+    app: FastAPI, json_logs: Callable[[], list[str]]
+) -> None:
     @app.get("/api/explode")
     def explode(_: Public) -> None:
         raise RuntimeError(f"SELECT * FROM young_person WHERE name = '{SECRET_TEXT}'")
@@ -90,7 +102,9 @@ def test_unexpected_error_is_500_with_reference_only(app: FastAPI, json_logs: Ca
     assert SECRET_TEXT not in logged
 
 
-def test_free_text_never_reaches_logs(client: TestClient, world: World, json_logs: Callable[[], list[str]]) -> None:
+def test_free_text_never_reaches_logs(
+    client: TestClient, world: World, json_logs: Callable[[], list[str]]
+) -> None:
     client.post("/api/token", data={"username": SECRET_TEXT, "password": SECRET_TEXT})
     web_sign_in(client, SECRET_TEXT, password=SECRET_TEXT)
     headers = bearer(client, "user-agency-admin")
@@ -103,7 +117,9 @@ def test_free_text_never_reaches_logs(client: TestClient, world: World, json_log
         assert SECRET_TEXT not in line
 
 
-def test_access_log_has_request_id_route_and_status(client: TestClient, json_logs: Callable[[], list[str]]) -> None:
+def test_access_log_has_request_id_route_and_status(
+    client: TestClient, json_logs: Callable[[], list[str]]
+) -> None:
     client.get("/healthz", headers={"X-Request-ID": "abcdef123456"})
     access = [json.loads(line) for line in json_logs() if '"csmap.access"' in line]
     assert access[-1]["request_id"] == "abcdef123456"
@@ -112,7 +128,10 @@ def test_access_log_has_request_id_route_and_status(client: TestClient, json_log
 
 
 def test_request_id_is_echoed_or_generated(client: TestClient) -> None:
-    assert client.get("/healthz", headers={"X-Request-ID": "given-id-0001"}).headers["x-request-id"] == "given-id-0001"
+    assert (
+        client.get("/healthz", headers={"X-Request-ID": "given-id-0001"}).headers["x-request-id"]
+        == "given-id-0001"
+    )
     generated = client.get("/healthz", headers={"X-Request-ID": "bad id with spaces"}).headers["x-request-id"]
     assert len(generated) == 32
 

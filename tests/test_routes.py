@@ -27,9 +27,13 @@ def test_every_route_declares_exactly_one_permission(app: FastAPI) -> None:
         if isinstance(route, Mount):
             assert route.path in PUBLIC_MOUNTS, f"mount {route.path} declares no permission"
             continue
-        assert isinstance(route, APIRoute), f"{context.path} is not an APIRoute and cannot declare a permission"
+        assert isinstance(route, APIRoute), (
+            f"{context.path} is not an APIRoute and cannot declare a permission"
+        )
         declared = permissions_in(route.dependant)
-        assert len(declared) == 1, f"{sorted(route.methods)} {context.path} declares {declared or 'no permission'}"
+        assert len(declared) == 1, (
+            f"{sorted(route.methods or ())} {context.path} declares {declared or 'no permission'}"
+        )
         checked += 1
     assert checked >= 15
 

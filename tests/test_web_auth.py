@@ -85,7 +85,9 @@ def test_next_never_leaves_the_site(client: TestClient, world: World) -> None:
 
 def test_idle_session_times_out(client: TestClient, world: World, db_session: Session) -> None:
     web_sign_in(client, "user-practitioner")
-    db_session.execute(update(WebSession).values(last_seen_at=WebSession.last_seen_at - timedelta(minutes=31)))
+    db_session.execute(
+        update(WebSession).values(last_seen_at=WebSession.last_seen_at - timedelta(minutes=31))
+    )
     stale = db_session.scalar(select(WebSession.id))
     response = client.get("/", headers=HTML, follow_redirects=False)
     assert response.status_code == 303
@@ -102,7 +104,9 @@ def test_session_ends_after_absolute_lifetime_even_when_active(
     assert client.get("/", headers=HTML, follow_redirects=False).status_code == 303
 
 
-def test_sign_out_ends_the_session_on_the_server(client: TestClient, world: World, db_session: Session) -> None:
+def test_sign_out_ends_the_session_on_the_server(
+    client: TestClient, world: World, db_session: Session
+) -> None:
     web_sign_in(client, "user-practitioner")
     cookie = client.cookies[SESSION_COOKIE]
     home = client.get("/")
@@ -134,5 +138,7 @@ def test_cookie_api_calls_need_csrf_header(client: TestClient, world: World) -> 
     refused = client.patch(f"/api/users/{user_id}", json={"display_name": "New Name"})
     assert refused.status_code == 403
     csrf = client.get("/").text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
-    allowed = client.patch(f"/api/users/{user_id}", json={"display_name": "New Name"}, headers={"X-CSRF-Token": csrf})
+    allowed = client.patch(
+        f"/api/users/{user_id}", json={"display_name": "New Name"}, headers={"X-CSRF-Token": csrf}
+    )
     assert allowed.status_code == 200
