@@ -211,3 +211,15 @@ def test_audit_page_scoped_to_agency(client: TestClient, world: World) -> None:
     assert "other-practitioner" not in page
     events = client.get("/api/audit/events", headers=bearer(client, "user-system-admin")).json()
     assert "other-practitioner" in {event["actor_username"] for event in events}
+
+
+def test_system_admin_adds_agency_others_cannot(client: TestClient, world: World, db_session: Session) -> None:
+    payload = {"code": "kv-youth", "name": "Youth Service", "kind": "youth_service"}
+    assert client.post("/api/agencies", json=payload, headers=bearer(client, "user-agency-admin")).status_code == 403
+    created = client.post("/api/agencies", json=payload, headers=bearer(client, "user-system-admin"))
+    assert created.status_code == 201
+    assert created.json()["kind"] == "youth_service"
+    again = client.post("/api/agencies", json=payload, headers=bearer(client, "user-system-admin"))
+    assert again.status_code == 409
+    listed = client.get("/api/agencies", headers=bearer(client, "user-analyst")).json()
+    assert "kv-youth" in {agency["code"] for agency in listed}

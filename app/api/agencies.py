@@ -5,9 +5,7 @@ from fastapi import APIRouter
 from app.db import SessionDep
 from app.deps import AgencyAdmin, OriginDep, SignedIn
 from contexts.agencies.schemas import AgencyCreate, AgencyRead
-from contexts.agencies.service import create_agency, list_agencies
-from contexts.audit.models import AuditAction
-from contexts.audit.service import record_event
+from contexts.agencies.service import create_agency_as, list_agencies
 
 router = APIRouter(prefix="/api/agencies", tags=["agencies"])
 
@@ -23,13 +21,5 @@ def create_agency_route(
     actor: AgencyAdmin, session: SessionDep, origin: OriginDep, data: AgencyCreate
 ) -> AgencyRead:
     """Add an agency (system administrators)."""
-    agency = create_agency(session=session, data=data)
-    record_event(
-        session=session,
-        action=AuditAction.CREATE,
-        actor=actor,
-        origin=origin,
-        object_type="agency",
-        object_id=agency.id,
-    )
+    agency = create_agency_as(session=session, actor=actor, origin=origin, data=data)
     return AgencyRead.model_validate(agency)

@@ -7,9 +7,7 @@ from fastapi import APIRouter, Query
 from app.db import SessionDep
 from app.deps import OriginDep, UserAdmin
 from contexts.accounts.schemas import UserCreate, UserPage, UserRead, UserUpdate
-from contexts.accounts.service import create_user_as, get_user_as, list_users, update_user_as
-from contexts.audit.models import AuditAction
-from contexts.audit.service import record_event
+from contexts.accounts.service import create_user_as, list_users, update_user_as, view_user_as
 
 router = APIRouter(prefix="/api/users", tags=["users"])
 
@@ -31,30 +29,14 @@ def list_users_route(
 @router.post("", response_model=UserRead, status_code=201)
 def create_user_route(actor: UserAdmin, session: SessionDep, origin: OriginDep, data: UserCreate) -> UserRead:
     """Add a user to an agency you administer."""
-    user = create_user_as(session=session, actor=actor, data=data)
-    record_event(
-        session=session,
-        action=AuditAction.CREATE,
-        actor=actor,
-        origin=origin,
-        object_type="user_account",
-        object_id=user.id,
-    )
+    user = create_user_as(session=session, actor=actor, origin=origin, data=data)
     return UserRead.model_validate(user)
 
 
 @router.get("/{user_id}", response_model=UserRead)
 def get_user_route(actor: UserAdmin, session: SessionDep, origin: OriginDep, user_id: int) -> UserRead:
     """One user you may administer."""
-    user = get_user_as(session=session, actor=actor, user_id=user_id)
-    record_event(
-        session=session,
-        action=AuditAction.VIEW,
-        actor=actor,
-        origin=origin,
-        object_type="user_account",
-        object_id=user.id,
-    )
+    user = view_user_as(session=session, actor=actor, origin=origin, user_id=user_id)
     return UserRead.model_validate(user)
 
 
@@ -63,13 +45,5 @@ def update_user_route(
     actor: UserAdmin, session: SessionDep, origin: OriginDep, user_id: int, data: UserUpdate
 ) -> UserRead:
     """Change a user's name, roles, active flag, or unlock them."""
-    user = update_user_as(session=session, actor=actor, user_id=user_id, data=data)
-    record_event(
-        session=session,
-        action=AuditAction.UPDATE,
-        actor=actor,
-        origin=origin,
-        object_type="user_account",
-        object_id=user.id,
-    )
+    user = update_user_as(session=session, actor=actor, origin=origin, user_id=user_id, data=data)
     return UserRead.model_validate(user)

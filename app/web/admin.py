@@ -12,10 +12,16 @@ from app.templating import render
 from contexts.access import ROLE_LABELS, Actor, Role, may_grant, may_manage_agency
 from contexts.accounts.models import User
 from contexts.accounts.schemas import UserCreate, UserUpdate
-from contexts.accounts.service import create_user_as, get_user_as, list_users, now_utc, update_user_as
+from contexts.accounts.service import (
+    create_user_as,
+    get_user_as,
+    list_users,
+    now_utc,
+    update_user_as,
+    view_user_as,
+)
 from contexts.agencies.service import list_agencies
-from contexts.audit.models import AuditAction
-from contexts.audit.service import recent_events, record_event
+from contexts.audit.service import recent_events
 from contexts.errors import Conflict, InvalidInput
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
@@ -172,7 +178,7 @@ def new_user_submit(
                 "password": password,
             }
         )
-        user = create_user_as(session=session, actor=actor, data=data)
+        create_user_as(session=session, actor=actor, origin=origin, data=data)
     except ValidationError as invalid:
         return _form_page(
             request,
@@ -194,14 +200,6 @@ def new_user_submit(
             field_errors={field: problem.detail},
             status_code=422,
         )
-    record_event(
-        session=session,
-        action=AuditAction.CREATE,
-        actor=actor,
-        origin=origin,
-        object_type="user_account",
-        object_id=user.id,
-    )
     return RedirectResponse("/admin/users?notice=created", status_code=303)
 
 
@@ -221,15 +219,7 @@ def edit_user_form(
     request: Request, actor: UserAdmin, session: SessionDep, origin: OriginDep, user_id: int
 ) -> Response:
     """Show the change-user form."""
-    user = get_user_as(session=session, actor=actor, user_id=user_id)
-    record_event(
-        session=session,
-        action=AuditAction.VIEW,
-        actor=actor,
-        origin=origin,
-        object_type="user_account",
-        object_id=user.id,
-    )
+    user = view_user_as(session=session, actor=actor, origin=origin, user_id=user_id)
     return _form_page(request, actor, session, user=user, values=_values_of(user), field_errors={})
 
 
@@ -262,7 +252,7 @@ def edit_user_submit(
                 "unlock": unlock == "true",
             }
         )
-        update_user_as(session=session, actor=actor, user_id=user_id, data=data)
+        update_user_as(session=session, actor=actor, origin=origin, user_id=user_id, data=data)
     except ValidationError as invalid:
         return _form_page(
             request,
@@ -283,14 +273,6 @@ def edit_user_submit(
             field_errors={problem.field or "roles": problem.detail},
             status_code=422,
         )
-    record_event(
-        session=session,
-        action=AuditAction.UPDATE,
-        actor=actor,
-        origin=origin,
-        object_type="user_account",
-        object_id=user.id,
-    )
     return RedirectResponse("/admin/users?notice=updated", status_code=303)
 
 

@@ -68,13 +68,36 @@ def create_user(*, session: Session, data: UserCreate, is_demo: bool = False) ->
     return user
 
 
-def create_user_as(*, session: Session, actor: Actor, data: UserCreate) -> User:
-    """Add a user on behalf of an administrator, within what they may manage."""
+def create_user_as(*, session: Session, actor: Actor, origin: RequestOrigin, data: UserCreate) -> User:
+    """Add a user on behalf of an administrator, within what they may manage; audited."""
     if not may_manage_agency(actor, data.agency_id):
         raise AccessDenied("You can only add users to your own agency.")
     if not may_grant(actor, data.roles):
         raise AccessDenied("Only a system administrator can make a system administrator.")
-    return create_user(session=session, data=data)
+    user = create_user(session=session, data=data)
+    _audit_user(session, actor, origin, AuditAction.CREATE, user)
+    return user
+
+
+def _audit_user(
+    session: Session, actor: Actor, origin: RequestOrigin, action: AuditAction, user: User
+) -> None:
+    """Record an administrator's action on a user account."""
+    record_event(
+        session=session,
+        action=action,
+        actor=actor,
+        origin=origin,
+        object_type="user_account",
+        object_id=user.id,
+    )
+
+
+def view_user_as(*, session: Session, actor: Actor, origin: RequestOrigin, user_id: int) -> User:
+    """Open a user account the actor administers; audited."""
+    user = get_user_as(session=session, actor=actor, user_id=user_id)
+    _audit_user(session, actor, origin, AuditAction.VIEW, user)
+    return user
 
 
 def list_users(*, session: Session, actor: Actor, limit: int = 50, offset: int = 0) -> tuple[list[User], int]:
@@ -93,8 +116,10 @@ def get_user_as(*, session: Session, actor: Actor, user_id: int) -> User:
     return user
 
 
-def update_user_as(*, session: Session, actor: Actor, user_id: int, data: UserUpdate) -> User:
-    """Change a user's name, roles, active flag or lock, within the actor's remit."""
+def update_user_as(
+    *, session: Session, actor: Actor, origin: RequestOrigin, user_id: int, data: UserUpdate
+) -> User:
+    """Change a user's name, roles, active flag or lock, within the actor's remit; audited."""
     user = get_user_as(session=session, actor=actor, user_id=user_id)
     if data.roles is not None:
         if not may_grant(actor, data.roles) or (
@@ -116,6 +141,7 @@ def update_user_as(*, session: Session, actor: Actor, user_id: int, data: UserUp
         user.failed_sign_in_count = 0
         user.locked_until = None
     session.flush()
+    _audit_user(session, actor, origin, AuditAction.UPDATE, user)
     return user
 
 

@@ -3,8 +3,11 @@
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from contexts.access import Actor
 from contexts.agencies.models import Agency
 from contexts.agencies.schemas import AgencyCreate
+from contexts.audit.models import AuditAction
+from contexts.audit.service import RequestOrigin, record_event
 from contexts.errors import Conflict, NotFound
 
 
@@ -28,4 +31,18 @@ def create_agency(*, session: Session, data: AgencyCreate, is_demo: bool = False
     agency = Agency(code=data.code, name=data.name, kind=data.kind, is_demo=is_demo)
     session.add(agency)
     session.flush()
+    return agency
+
+
+def create_agency_as(*, session: Session, actor: Actor, origin: RequestOrigin, data: AgencyCreate) -> Agency:
+    """Add an agency on behalf of a system administrator; audited."""
+    agency = create_agency(session=session, data=data)
+    record_event(
+        session=session,
+        action=AuditAction.CREATE,
+        actor=actor,
+        origin=origin,
+        object_type="agency",
+        object_id=agency.id,
+    )
     return agency

@@ -316,10 +316,19 @@ def test_tab_from_the_top_of_the_sign_in_page_reaches_the_skip_link_first(page: 
 
 def test_zz_debug(live_server: LiveServer) -> None:
     import sqlalchemy as sa
+
     engine = sa.create_engine(live_server.database.owner_url)
     with engine.connect() as c:
-        for row in c.execute(sa.text("select pid, state, wait_event_type, wait_event, now()-xact_start, left(query, 150) from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()")):
+        for row in c.execute(
+            sa.text(
+                "select pid, state, wait_event_type, wait_event, now()-xact_start, left(query, 150) from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()"
+            )
+        ):
             print(row)
-        for row in c.execute(sa.text("select locktype, relation::regclass, mode, granted, pid, objid from pg_locks where not granted or locktype='advisory'")):
+        for row in c.execute(
+            sa.text(
+                "select locktype, relation::regclass, mode, granted, pid, objid from pg_locks where not granted or locktype='advisory'"
+            )
+        ):
             print("LOCK", row)
     raise AssertionError("debug")
