@@ -23,10 +23,10 @@ $(ASSETSTAMP): package.json package-lock.json scripts/build-assets.mjs app/web/a
 	@touch $@
 
 deps-run:
-	@bash scripts/system-deps.sh run
+	@PYTHON=$(PYTHON) bash scripts/system-deps.sh run
 
 deps-test:
-	@bash scripts/system-deps.sh test
+	@PYTHON=$(PYTHON) bash scripts/system-deps.sh test
 
 run: deps-run $(PYSTAMP) $(ASSETSTAMP)
 	@$(DBENV); \

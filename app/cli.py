@@ -71,6 +71,7 @@ def serve(
         proxy_headers=proxy_headers,
         access_log=False,
         log_config=None,
+        timeout_graceful_shutdown=10,
     )
 
 

@@ -18,6 +18,12 @@ if [ -z "${DATABASE_URL:-}" ]; then
     [ -f "/usr/share/postgresql/$version/extension/postgis.control" ] || missing+=("postgresql-$version-postgis-3")
   fi
 fi
+python="${PYTHON:-$(command -v python3.11 || command -v python3 || true)}"
+if [ -z "$python" ]; then
+  missing+=(python3 python3-venv)
+elif ! "$python" -c "import ensurepip, venv" >/dev/null 2>&1; then
+  missing+=(python3-venv)
+fi
 have node || missing+=(nodejs)
 have npm || missing+=(npm)
 if [ "$purpose" = "test" ]; then

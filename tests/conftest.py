@@ -269,4 +269,8 @@ def live_server(cluster: Cluster) -> Iterator[LiveServer]:
         raise RuntimeError("csmap serve did not start")
     yield LiveServer(url, database)
     server.terminate()
-    server.wait(timeout=10)
+    try:
+        server.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait(timeout=10)

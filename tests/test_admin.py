@@ -213,9 +213,14 @@ def test_audit_page_scoped_to_agency(client: TestClient, world: World) -> None:
     assert "other-practitioner" in {event["actor_username"] for event in events}
 
 
-def test_system_admin_adds_agency_others_cannot(client: TestClient, world: World, db_session: Session) -> None:
+def test_system_admin_adds_agency_others_cannot(
+    client: TestClient, world: World, db_session: Session
+) -> None:
     payload = {"code": "kv-youth", "name": "Youth Service", "kind": "youth_service"}
-    assert client.post("/api/agencies", json=payload, headers=bearer(client, "user-agency-admin")).status_code == 403
+    assert (
+        client.post("/api/agencies", json=payload, headers=bearer(client, "user-agency-admin")).status_code
+        == 403
+    )
     created = client.post("/api/agencies", json=payload, headers=bearer(client, "user-system-admin"))
     assert created.status_code == 201
     assert created.json()["kind"] == "youth_service"

@@ -41,7 +41,7 @@ def test_wrong_password_and_unknown_user_get_the_same_401(
     failures = db_session.scalars(
         select(AuditEvent)
         .where(AuditEvent.action == AuditAction.SIGN_IN_FAILED)
-        .order_by(AuditEvent.chain_seq)
+        .order_by(AuditEvent.id)
     ).all()
     assert [event.actor_username for event in failures] == ["user-analyst", None]
 

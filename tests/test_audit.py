@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from sqlalchemy import create_engine, select, text
@@ -31,13 +32,22 @@ def add_events(session: Session, count: int) -> None:
         )
 
 
-def test_rows_are_chained_by_the_trigger(db_session: Session) -> None:
+def seal(session: Session) -> None:
+    """Fire the commit-time sealing now, inside the test's transaction."""
+    session.execute(text("SET CONSTRAINTS ALL IMMEDIATE"))
+    session.expire_all()
+
+
+def test_rows_are_sealed_into_a_chain_at_commit(db_session: Session) -> None:
     add_events(db_session, 3)
+    assert db_session.scalars(select(AuditEvent.chain_seq)).all() == [None, None, None]
+    seal(db_session)
     events = db_session.scalars(select(AuditEvent).order_by(AuditEvent.chain_seq)).all()
     assert [event.chain_seq for event in events] == [1, 2, 3]
     assert events[0].prev_hash == GENESIS_HASH
     assert events[1].prev_hash == events[0].hash
     for event in events:
+        assert event.prev_hash is not None
         assert event.hash == row_hash(event.prev_hash, canonical_values(event))
     assert verify_chain(session=db_session).ok
 
@@ -46,7 +56,7 @@ def test_chain_cannot_be_forged_by_the_writer(db_session: Session) -> None:
     forged = AuditEvent(action=AuditAction.VIEW, chain_seq=99, prev_hash="f" * 64, hash="e" * 64)
     db_session.add(forged)
     db_session.flush()
-    db_session.refresh(forged)
+    seal(db_session)
     assert forged.chain_seq == 1
     assert forged.prev_hash == GENESIS_HASH
     assert forged.hash != "e" * 64
@@ -112,6 +122,27 @@ def test_verify_names_the_row_the_owner_changed(fresh_database: Database) -> Non
     assert "content does not match its hash" in result.stderr
 
 
+def test_verify_names_a_row_slipped_in_unsealed(fresh_database: Database) -> None:
+    committed_events(fresh_database, 2)
+    as_owner(
+        fresh_database,
+        "ALTER TABLE audit_event DISABLE TRIGGER audit_event_seal;"
+        "INSERT INTO audit_event (action) VALUES ('view');"
+        "ALTER TABLE audit_event ENABLE TRIGGER audit_event_seal;",
+    )
+    result = run_verify(fresh_database)
+    assert result.returncode == 2
+    assert "never sealed" in result.stderr
+
+
+def test_concurrent_writers_make_one_unbroken_chain(fresh_database: Database) -> None:
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(lambda _: committed_events(fresh_database, 5), range(8)))
+    result = run_verify(fresh_database)
+    assert result.returncode == 0, result.stderr
+    assert "intact: 40 events" in result.stderr
+
+
 def test_verify_names_the_gap_the_owner_left(fresh_database: Database) -> None:
     committed_events(fresh_database, 5)
     as_owner(fresh_database, "DELETE FROM audit_event WHERE chain_seq = 2")
@@ -126,7 +157,7 @@ def test_verify_catches_a_rehashed_row_by_its_successor(fresh_database: Database
     with Session(engine) as session, session.begin():
         row = session.scalars(select(AuditEvent).where(AuditEvent.chain_seq == 2)).one()
         row.reason = "rewritten"
-        row.hash = row_hash(row.prev_hash, canonical_values(row))
+        row.hash = row_hash(row.prev_hash or "", canonical_values(row))
     engine.dispose()
     result = run_verify(fresh_database)
     assert result.returncode == 2

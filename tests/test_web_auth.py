@@ -117,7 +117,7 @@ def test_sign_out_ends_the_session_on_the_server(
     assert db_session.scalar(select(WebSession.id)) is None
     client.cookies.set(SESSION_COOKIE, cookie)
     assert client.get("/", headers=HTML, follow_redirects=False).status_code == 303
-    actions = db_session.scalars(select(AuditEvent.action).order_by(AuditEvent.chain_seq)).all()
+    actions = db_session.scalars(select(AuditEvent.action).order_by(AuditEvent.id)).all()
     assert actions == [AuditAction.SIGN_IN, AuditAction.SIGN_OUT]
 
 

@@ -20,7 +20,7 @@ class AuditEventRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: int
-    chain_seq: int
+    chain_seq: int | None
     occurred_at: datetime
     actor_username: str | None
     agency_id: int | None

@@ -282,7 +282,7 @@ def audit_page(request: Request, actor: AuditViewer, session: SessionDep) -> Res
     events = recent_events(session=session, actor=actor, limit=100)
     rows = [
         [
-            {"text": str(event.chain_seq)},
+            {"text": str(event.chain_seq) if event.chain_seq else "being sealed"},
             {"text": f"{event.occurred_at:%d %b %Y %H:%M:%S}"},
             {"text": event.actor_username or "unknown"},
             {"text": event.action.value.replace("_", " ")},

@@ -1,8 +1,9 @@
 """Audit event table.
 
-Rows are chained by a BEFORE INSERT trigger (see the migration): it takes a
-transaction-scoped advisory lock, numbers the row (`chain_seq`), and stores the
-previous row's hash and its own. The app's database role may only SELECT and INSERT.
+Rows are sealed when their transaction commits, by a deferred trigger (see the first
+migration): under a transaction-scoped advisory lock it numbers the row (`chain_seq`) and
+stores the previous row's hash and its own. Until then the three chain fields are NULL.
+The app's database role may only SELECT and INSERT.
 """
 
 import enum
@@ -36,7 +37,7 @@ class AuditEvent(Base):
     __tablename__ = "audit_event"
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
-    chain_seq: Mapped[int] = mapped_column(BigInteger, unique=True, server_default=FetchedValue())
+    chain_seq: Mapped[int | None] = mapped_column(BigInteger, unique=True, server_default=FetchedValue())
     occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     actor_user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"), index=True)
     actor_username: Mapped[str | None] = mapped_column(String(64))
@@ -47,5 +48,5 @@ class AuditEvent(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     request_id: Mapped[str | None] = mapped_column(String(64))
     client_address: Mapped[str | None] = mapped_column(String(64))
-    prev_hash: Mapped[str] = mapped_column(String(64), server_default=FetchedValue())
-    hash: Mapped[str] = mapped_column(String(64), server_default=FetchedValue())
+    prev_hash: Mapped[str | None] = mapped_column(String(64), server_default=FetchedValue())
+    hash: Mapped[str | None] = mapped_column(String(64), server_default=FetchedValue())

@@ -3,7 +3,7 @@
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from contexts.access import Actor, audit_visible_to
@@ -53,7 +53,7 @@ def recent_events(*, session: Session, actor: Actor, limit: int = 50) -> list[Au
     query = (
         select(AuditEvent)
         .where(audit_visible_to(actor, AuditEvent.agency_id))
-        .order_by(AuditEvent.chain_seq.desc())
+        .order_by(AuditEvent.id.desc())
         .limit(limit)
     )
     return list(session.scalars(query))
@@ -67,7 +67,7 @@ def own_sign_ins(*, session: Session, actor: Actor, limit: int = 5) -> list[Audi
             AuditEvent.actor_username == actor.username,
             AuditEvent.action.in_([AuditAction.SIGN_IN, AuditAction.SIGN_IN_FAILED]),
         )
-        .order_by(AuditEvent.chain_seq.desc())
+        .order_by(AuditEvent.id.desc())
         .limit(limit)
     )
     return list(session.scalars(query))
@@ -107,13 +107,24 @@ def canonical_values(event: AuditEvent) -> list[object | None]:
 
 
 def _events_in_chain_order(session: Session) -> Iterator[AuditEvent]:
-    """Stream every audit event in chain order."""
-    query = select(AuditEvent).order_by(AuditEvent.chain_seq).execution_options(yield_per=2000)
+    """Stream every sealed audit event in chain order."""
+    query = (
+        select(AuditEvent)
+        .where(AuditEvent.chain_seq.is_not(None))
+        .order_by(AuditEvent.chain_seq)
+        .execution_options(yield_per=2000)
+    )
     yield from session.scalars(query)
 
 
 def verify_chain(*, session: Session) -> ChainReport:
-    """Recompute every hash and link; name the first row that does not check out."""
+    """Recompute every hash and link; name the first row that does not check out.
+
+    Committed rows are always sealed, so an unsealed row seen here was tampered with.
+    """
+    unsealed = session.scalar(select(func.min(AuditEvent.id)).where(AuditEvent.chain_seq.is_(None)))
+    if unsealed is not None:
+        return ChainReport(0, GENESIS_HASH, unsealed, None, "it was never sealed into the chain")
     expected_prev = GENESIS_HASH
     expected_seq = 1
     checked = 0
@@ -123,11 +134,11 @@ def verify_chain(*, session: Session) -> ChainReport:
             problem = f"row number {expected_seq} is missing (found {event.chain_seq})"
         elif event.prev_hash != expected_prev:
             problem = "its link to the previous row does not match"
-        elif event.hash != row_hash(event.prev_hash, canonical_values(event)):
+        elif event.hash != row_hash(expected_prev, canonical_values(event)):
             problem = "its content does not match its hash"
         if problem is not None:
             return ChainReport(checked, expected_prev, event.id, event.chain_seq, problem)
-        expected_prev = event.hash
+        expected_prev = event.hash or ""
         expected_seq += 1
         checked += 1
     return ChainReport(checked, expected_prev)

@@ -46,38 +46,61 @@ LANGUAGE sql IMMUTABLE AS $$
     SELECT CASE WHEN value IS NULL THEN '~' ELSE length(value)::text || ':' || value END
 $$;
 
-CREATE FUNCTION audit_event_chain() RETURNS trigger
+-- Writers cannot choose the chain fields: they are filled when the transaction commits.
+CREATE FUNCTION audit_event_unsealed() RETURNS trigger
 LANGUAGE plpgsql AS $$
-DECLARE
-    last_seq bigint;
-    last_hash text;
 BEGIN
-    -- One writer at a time extends the chain; the lock is held until commit.
-    PERFORM pg_advisory_xact_lock(7081562034);
-    SELECT chain_seq, hash INTO last_seq, last_hash
-      FROM audit_event ORDER BY chain_seq DESC LIMIT 1;
-    NEW.chain_seq := COALESCE(last_seq, 0) + 1;
-    NEW.prev_hash := COALESCE(last_hash, repeat('0', 64));
-    NEW.hash := encode(sha256(convert_to(
-        NEW.prev_hash || '|' || concat_ws('|',
-            audit_field(NEW.chain_seq::text),
-            audit_field(((extract(epoch FROM NEW.occurred_at) * 1000000)::bigint)::text),
-            audit_field(NEW.actor_user_id::text),
-            audit_field(NEW.actor_username),
-            audit_field(NEW.agency_id::text),
-            audit_field(NEW.action),
-            audit_field(NEW.object_type),
-            audit_field(NEW.object_id),
-            audit_field(NEW.reason),
-            audit_field(NEW.request_id),
-            audit_field(NEW.client_address)
-        ), 'UTF8')), 'hex');
+    NEW.chain_seq := NULL;
+    NEW.prev_hash := NULL;
+    NEW.hash := NULL;
     RETURN NEW;
 END
 $$;
 
-CREATE TRIGGER audit_event_chain BEFORE INSERT ON audit_event
-FOR EACH ROW EXECUTE FUNCTION audit_event_chain();
+CREATE TRIGGER audit_event_unsealed BEFORE INSERT ON audit_event
+FOR EACH ROW EXECUTE FUNCTION audit_event_unsealed();
+
+-- At commit, number the row and chain it to the last sealed row. Taking the lock only at
+-- commit keeps it short and last, so it can never be part of a lock-order deadlock.
+-- SECURITY DEFINER: the app role may not UPDATE audit rows; this function (the owner's) may.
+CREATE FUNCTION audit_event_seal() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+DECLARE
+    row audit_event%ROWTYPE;
+    last_seq bigint;
+    last_hash text;
+BEGIN
+    PERFORM pg_advisory_xact_lock(7081562034);
+    SELECT * INTO row FROM audit_event WHERE id = NEW.id;
+    SELECT chain_seq, hash INTO last_seq, last_hash FROM audit_event
+     WHERE chain_seq IS NOT NULL ORDER BY chain_seq DESC LIMIT 1;
+    row.chain_seq := COALESCE(last_seq, 0) + 1;
+    row.prev_hash := COALESCE(last_hash, repeat('0', 64));
+    row.hash := encode(sha256(convert_to(
+        row.prev_hash || '|' || concat_ws('|',
+            audit_field(row.chain_seq::text),
+            audit_field(((extract(epoch FROM row.occurred_at) * 1000000)::bigint)::text),
+            audit_field(row.actor_user_id::text),
+            audit_field(row.actor_username),
+            audit_field(row.agency_id::text),
+            audit_field(row.action),
+            audit_field(row.object_type),
+            audit_field(row.object_id),
+            audit_field(row.reason),
+            audit_field(row.request_id),
+            audit_field(row.client_address)
+        ), 'UTF8')), 'hex');
+    UPDATE audit_event SET chain_seq = row.chain_seq, prev_hash = row.prev_hash, hash = row.hash
+     WHERE id = NEW.id;
+    RETURN NULL;
+END
+$$;
+
+REVOKE ALL ON FUNCTION audit_event_seal() FROM PUBLIC;
+
+CREATE CONSTRAINT TRIGGER audit_event_seal AFTER INSERT ON audit_event
+DEFERRABLE INITIALLY DEFERRED
+FOR EACH ROW EXECUTE FUNCTION audit_event_seal();
 """
 
 
@@ -142,7 +165,7 @@ def upgrade() -> None:
     op.create_table(
         "audit_event",
         sa.Column("id", sa.BigInteger(), sa.Identity(always=True), nullable=False),
-        sa.Column("chain_seq", sa.BigInteger(), nullable=False),
+        sa.Column("chain_seq", sa.BigInteger(), nullable=True),
         sa.Column("occurred_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
         sa.Column("actor_user_id", sa.Integer(), nullable=True),
         sa.Column("actor_username", sa.String(length=64), nullable=True),
@@ -159,8 +182,8 @@ def upgrade() -> None:
         sa.Column("reason", sa.Text(), nullable=True),
         sa.Column("request_id", sa.String(length=64), nullable=True),
         sa.Column("client_address", sa.String(length=64), nullable=True),
-        sa.Column("prev_hash", sa.String(length=64), nullable=False),
-        sa.Column("hash", sa.String(length=64), nullable=False),
+        sa.Column("prev_hash", sa.String(length=64), nullable=True),
+        sa.Column("hash", sa.String(length=64), nullable=True),
         sa.ForeignKeyConstraint(
             ["actor_user_id"], ["user_account.id"], name=op.f("fk_audit_event_actor_user_id_user_account")
         ),
@@ -176,7 +199,8 @@ def upgrade() -> None:
 def downgrade() -> None:
     """Drop the platform tables and the audit chain functions (PostGIS stays)."""
     op.drop_table("audit_event")
-    op.execute("DROP FUNCTION audit_event_chain()")
+    op.execute("DROP FUNCTION audit_event_seal()")
+    op.execute("DROP FUNCTION audit_event_unsealed()")
     op.execute("DROP FUNCTION audit_field(text)")
     op.drop_index(op.f("ix_web_session_user_id"), table_name="web_session")
     op.drop_table("web_session")

@@ -2,7 +2,6 @@
 
 import json
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -12,9 +11,9 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import ConsoleMessage, Dialog, Page, Request, Response, expect
 
+from tests.browser.conftest import DEMO_PASSWORD
 from tests.conftest import ROOT, LiveServer
 
-DEMO_PASSWORD = "demo-password-2026"
 MARKING = "OFFICIAL-SENSITIVE"
 AXE_SOURCE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
@@ -168,8 +167,17 @@ def test_empty_new_user_form_shows_an_accessible_error_summary(page: Page, live_
     expect(summary.get_by_role("link").first).to_have_attribute("href", "#username")
     expect(page).to_have_title("Error: Add a user – csmap")
     expect(page.locator("#username-error")).to_be_visible()
+    links = summary.get_by_role("link")
+    for href in [links.nth(index).get_attribute("href") for index in range(links.count())]:
+        assert href is not None
+        assert href.startswith("#")
+        expect(page.locator(href)).to_have_count(1)
     assert_marked(page)
     assert_accessible(page)
+
+    links.first.click()
+
+    expect(page.locator("#username")).to_be_focused()
 
 
 def test_audit_page_is_accessible(page: Page, live_server: LiveServer) -> None:
@@ -202,7 +210,7 @@ class Traffic:
 
 
 @pytest.fixture
-def traffic(page: Page) -> Iterator[Traffic]:
+def traffic(page: Page) -> Traffic:
     """Record every request, every document response and every console error of the page."""
     seen = Traffic()
 
@@ -224,7 +232,7 @@ def traffic(page: Page) -> Iterator[Traffic]:
     page.on("response", on_response)
     page.on("console", on_console)
     page.on("pageerror", on_page_error)
-    yield seen
+    return seen
 
 
 def test_a_full_journey_stays_on_our_origin_under_the_csp(
@@ -312,23 +320,3 @@ def test_tab_from_the_top_of_the_sign_in_page_reaches_the_skip_link_first(page: 
     expect(skip).to_be_focused()
     expect(skip).to_be_visible()
     expect(skip).to_have_attribute("href", "#main-content")
-
-
-def test_zz_debug(live_server: LiveServer) -> None:
-    import sqlalchemy as sa
-
-    engine = sa.create_engine(live_server.database.owner_url)
-    with engine.connect() as c:
-        for row in c.execute(
-            sa.text(
-                "select pid, state, wait_event_type, wait_event, now()-xact_start, left(query, 150) from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()"
-            )
-        ):
-            print(row)
-        for row in c.execute(
-            sa.text(
-                "select locktype, relation::regclass, mode, granted, pid, objid from pg_locks where not granted or locktype='advisory'"
-            )
-        ):
-            print("LOCK", row)
-    raise AssertionError("debug")
