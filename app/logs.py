@@ -26,7 +26,7 @@ class JsonFormatter(logging.Formatter):
             "request_id": getattr(record, "request_id", None) or request_id_var.get(),
         }
         for key, value in record.__dict__.items():
-            if key not in _STANDARD_ATTRIBUTES and not key.startswith("_"):
+            if key not in _STANDARD_ATTRIBUTES and key != "color_message" and not key.startswith("_"):
                 entry[key] = value
         return json.dumps(entry, default=str)
 
