@@ -35,6 +35,7 @@ TEMPLATE_DB = "csmap_template"
 TEST_DB = "csmap_test"
 PASSWORD = "correct horse battery"
 TEST_SECRET = "test-secret-key-" + "x" * 32
+DEMO_PASSWORD = "demo-password-2026"
 
 
 def free_port() -> int:
@@ -239,9 +240,17 @@ class LiveServer:
     database: Database
 
 
+def _log_tail(log: Path) -> str:
+    """The end of the server's log, to explain a failure."""
+    return log.read_text(encoding="utf-8", errors="replace")[-4000:]
+
+
 @pytest.fixture(scope="session")
 def live_server(cluster: Cluster) -> Iterator[LiveServer]:
-    """Run `csmap serve` in a subprocess against a demo database, for browser tests."""
+    """Run `csmap serve` in a subprocess against a demo database, for browser tests.
+
+    The server logs to a file: a pipe nobody drains would fill and block it.
+    """
     database = clone(cluster, "csmap_live")
     port = free_port()
     env = {
@@ -249,28 +258,33 @@ def live_server(cluster: Cluster) -> Iterator[LiveServer]:
         "DATABASE_URL": database.app_url,
         "CSMAP_MIGRATION_DATABASE_URL": database.owner_url,
         "CSMAP_DEMO_MODE": "true",
-        "CSMAP_DEMO_PASSWORD": "demo-password-2026",
+        "CSMAP_DEMO_PASSWORD": DEMO_PASSWORD,
     }
     csmap = [sys.executable, "-m", "app"]
     subprocess.run([*csmap, "demo", "--size", "small"], env=env, check=True, capture_output=True)
-    server = subprocess.Popen(
-        [*csmap, "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
+    log = Path(tempfile.mkdtemp(prefix="csmap-live-")) / "server.log"
+    with log.open("wb") as sink:
+        server = subprocess.Popen(
+            [*csmap, "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=sink
+        )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    else:
-        server.kill()
-        raise RuntimeError("csmap serve did not start")
-    yield LiveServer(url, database)
-    server.terminate()
     try:
-        server.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        server.kill()
-        server.wait(timeout=10)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"csmap serve did not start:\n{_log_tail(log)}")
+            time.sleep(0.2)
+        yield LiveServer(url, database)
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(timeout=10)
+        shutil.rmtree(log.parent, ignore_errors=True)

@@ -150,6 +150,20 @@ def test_web_form_shows_errors_and_keeps_values(
     )
 
 
+def test_empty_web_form_names_each_field(client: TestClient, world: World) -> None:
+    web_sign_in(client, "user-agency-admin")
+    form = client.get("/admin/users/new", headers=HTML)
+    response = client.post("/admin/users/new", data={"csrf_token": csrf_of(form.text)}, headers=HTML)
+    assert response.status_code == 422
+    for message in (
+        "Enter a username",
+        "Enter the person&#39;s full name",
+        "Choose an agency",
+        "Choose at least one role",
+    ):
+        assert message in response.text
+
+
 def test_web_form_creates_user(client: TestClient, world: World, db_session: Session) -> None:
     web_sign_in(client, "user-agency-admin")
     form = client.get("/admin/users/new", headers=HTML)

@@ -39,9 +39,7 @@ def test_wrong_password_and_unknown_user_get_the_same_401(
     assert "password is not right" in wrong.json()["detail"]
     assert wrong.headers["www-authenticate"] == "Bearer"
     failures = db_session.scalars(
-        select(AuditEvent)
-        .where(AuditEvent.action == AuditAction.SIGN_IN_FAILED)
-        .order_by(AuditEvent.id)
+        select(AuditEvent).where(AuditEvent.action == AuditAction.SIGN_IN_FAILED).order_by(AuditEvent.id)
     ).all()
     assert [event.actor_username for event in failures] == ["user-analyst", None]
 

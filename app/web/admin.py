@@ -98,14 +98,27 @@ def _role_items(actor: Actor, checked: list[str]) -> list[dict[str, Any]]:
     ]
 
 
-def _errors_from(exc: ValidationError) -> dict[str, str]:
-    """First message per field from a pydantic error, in plain words."""
+FIELD_MESSAGES = {
+    ("username", "missing"): "Enter a username",
+    (
+        "username",
+        "string_pattern_mismatch",
+    ): "Use 3 to 64 lower-case letters, digits, dots, dashes or underscores",
+    ("display_name", "string_too_short"): "Enter the person's full name",
+    ("display_name", "string_too_long"): "Full name must be 200 characters or fewer",
+    ("agency_id", "int_parsing"): "Choose an agency",
+    ("agency_id", "int_type"): "Choose an agency",
+    ("roles", "enum"): "Choose roles from the list",
+}
+
+
+def _errors_from(exc: ValidationError, values: dict[str, Any]) -> dict[str, str]:
+    """First message per field from a pydantic error, in the words GOV.UK forms use."""
     messages: dict[str, str] = {}
     for error in exc.errors():
         field = str(error["loc"][0]) if error["loc"] else "form"
-        message = str(error["msg"]).removeprefix("Value error, ")
-        if field == "username" and error["type"] == "string_pattern_mismatch":
-            message = "Use 3 to 64 lower-case letters, digits, dots, dashes or underscores"
+        kind = "missing" if field == "username" and not values.get("username") else error["type"]
+        message = FIELD_MESSAGES.get((field, kind)) or str(error["msg"]).removeprefix("Value error, ")
         messages.setdefault(field, message)
     return messages
 
@@ -186,7 +199,7 @@ def new_user_submit(
             session,
             user=None,
             values=values,
-            field_errors=_errors_from(invalid),
+            field_errors=_errors_from(invalid, values),
             status_code=422,
         )
     except (Conflict, InvalidInput) as problem:
@@ -260,7 +273,7 @@ def edit_user_submit(
             session,
             user=user,
             values=values,
-            field_errors=_errors_from(invalid),
+            field_errors=_errors_from(invalid, values),
             status_code=422,
         )
     except InvalidInput as problem:

@@ -157,6 +157,7 @@ def login_submit(
             username=username,
             status_code=423 if isinstance(failure, AccountLocked) else 401,
             errors=[{"text": failure.detail, "href": "#username"}],
+            field_errors={"username": failure.detail},
         )
     previous = request.cookies.get(SESSION_COOKIE)
     if previous:

@@ -1,6 +1,7 @@
 """The web pages in a real browser: sign-in journeys, accessibility, CSP, markings and escaping."""
 
 import json
+import re
 import uuid
 from dataclasses import dataclass, field
 from functools import cache
@@ -11,8 +12,7 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import ConsoleMessage, Dialog, Page, Request, Response, expect
 
-from tests.browser.conftest import DEMO_PASSWORD
-from tests.conftest import ROOT, LiveServer
+from tests.conftest import DEMO_PASSWORD, ROOT, LiveServer
 
 MARKING = "OFFICIAL-SENSITIVE"
 AXE_SOURCE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
@@ -40,6 +40,9 @@ def axe_source() -> str:
 
 def axe_problems(page: Page) -> list[str]:
     """Run axe-core's WCAG 2.x A/AA rules and describe each serious or critical violation."""
+    # Audit the finished page: loaded, and GOV.UK Frontend's module has enhanced it.
+    page.wait_for_load_state("load")
+    expect(page.locator("body")).to_have_class(re.compile(r"\bgovuk-frontend-supported\b"))
     # Evaluated over CDP, which the page's Content-Security-Policy does not block.
     page.evaluate(axe_source())
     options = {"runOnly": {"type": "tag", "values": AXE_TAGS}}
