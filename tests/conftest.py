@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 from alembic import command
 from fastapi import FastAPI, Request
@@ -220,11 +220,11 @@ def bearer(client: TestClient, username: str) -> dict[str, str]:
 
 def web_sign_in(
     client: TestClient, username: str, password: str = PASSWORD, next_path: str = "/"
-) -> httpx.Response:
+) -> httpx2.Response:
     """Sign in through the web form, as a browser would (fetching the form first)."""
     form = client.get("/login")
     token = form.text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
-    response: httpx.Response = client.post(
+    response: httpx2.Response = client.post(
         "/login",
         data={"username": username, "password": password, "csrf_token": token, "next": next_path},
         follow_redirects=False,
@@ -272,9 +272,9 @@ def live_server(cluster: Cluster) -> Iterator[LiveServer]:
         deadline = time.monotonic() + 30
         while True:
             try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                if httpx2.get(f"{url}/healthz", timeout=1).status_code == 200:
                     break
-            except httpx.HTTPError:
+            except httpx2.HTTPError:
                 pass
             if server.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"csmap serve did not start:\n{_log_tail(log)}")
