@@ -14,7 +14,8 @@ from contexts.access import Actor, Permission, can
 from contexts.accounts.models import WebSession
 from contexts.accounts.service import LockoutPolicy, active_user, actor_for, load_web_session
 from contexts.audit.service import RequestOrigin
-from contexts.errors import AccessDenied, NotAuthenticated
+from contexts.errors import AccessDenied, InvalidInput, NotAuthenticated, ReasonRequired
+from contexts.young_people.service import Area
 
 PERMISSION_ATTRIBUTE = "csmap_permission"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -138,3 +139,41 @@ def declared_permission(call: Callable[..., Any]) -> Permission | None:
 def lockout_policy(settings: Settings) -> LockoutPolicy:
     """The lock-out rule from the settings."""
     return LockoutPolicy(settings.lockout_threshold, timedelta(minutes=settings.lockout_minutes))
+
+
+REASON_HEADER = "x-access-reason"
+MAX_REASON_LENGTH = 200
+
+
+def access_reason(request: Request) -> str:
+    """Why the actor opens a person's record: a header, or the reason given once per web session.
+
+    Declare it after the permission guard, which loads the web session.
+    """
+    header = (request.headers.get(REASON_HEADER) or "").strip()
+    if header:
+        if len(header) > MAX_REASON_LENGTH:
+            raise InvalidInput(
+                f"The reason must be {MAX_REASON_LENGTH} characters or fewer.", field=REASON_HEADER
+            )
+        return header
+    web_session: WebSession | None = getattr(request.state, "web_session", None)
+    if web_session is not None and web_session.access_reason:
+        return web_session.access_reason
+    raise ReasonRequired(
+        "Say why you are opening this record: send an X-Access-Reason header "
+        "(for example 'allocated worker', 'strategy meeting' or 'MASH enquiry')."
+    )
+
+
+AccessReason = Annotated[str, Depends(access_reason)]
+PeopleViewer = Annotated[Actor, require(Permission.VIEW_PEOPLE)]
+PeopleEditor = Annotated[Actor, require(Permission.EDIT_PEOPLE)]
+
+
+def deployment_area(settings: SettingsDep) -> Area:
+    """The area inside which points may be recorded."""
+    return Area(*settings.area_bbox)
+
+
+AreaDep = Annotated[Area, Depends(deployment_area)]

@@ -19,6 +19,7 @@ from contexts.errors import (
     InvalidInput,
     NotAuthenticated,
     NotFound,
+    ReasonRequired,
 )
 
 log = logging.getLogger("csmap.errors")
@@ -31,6 +32,7 @@ STATUS_BY_ERROR: dict[type[DomainError], int] = {
     AccessDenied: 403,
     Conflict: 409,
     InvalidInput: 422,
+    ReasonRequired: 428,
 }
 
 HTTP_CODES = {
@@ -44,6 +46,7 @@ HTTP_CODES = {
     415: "unsupported_media_type",
     422: "invalid_input",
     423: "account_locked",
+    428: "reason_required",
     429: "too_many_requests",
     500: "internal_error",
     503: "service_unavailable",
@@ -57,6 +60,7 @@ PAGE_TITLES = {
     409: "That change clashes with another",
     422: "There is a problem with what was sent",
     423: "Account locked",
+    428: "Say why you are opening this record",
     500: "Sorry, something went wrong",
     503: "Sorry, the service is unavailable",
 }
@@ -85,14 +89,11 @@ def error_response(request: Request, status: int, code: str, detail: str, **extr
 async def domain_error(request: Request, exc: Exception) -> Response:
     """Turn a domain error into its status; send browsers to sign in when needed."""
     assert isinstance(exc, DomainError)
-    status = STATUS_BY_ERROR.get(type(exc), 400)
+    status = next((STATUS_BY_ERROR[kind] for kind in type(exc).__mro__ if kind in STATUS_BY_ERROR), 400)
     if isinstance(exc, NotAuthenticated) and wants_html(request):
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
-    extra: dict[str, object] = {}
-    if isinstance(exc, InvalidInput) and exc.field:
-        extra["fields"] = [{"path": exc.field, "message": exc.detail}]
-    return error_response(request, status, exc.code, exc.detail, **extra)
+    return error_response(request, status, exc.code, exc.detail, **exc.extra())
 
 
 def _field_path(location: tuple[object, ...] | list[object]) -> str:

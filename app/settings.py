@@ -1,6 +1,7 @@
 """Settings from the environment (prefix CSMAP_), with safe refusals outside demo mode."""
 
 from functools import lru_cache
+from pathlib import Path
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -45,6 +46,13 @@ class Settings(BaseSettings):
         default=False, description="Treat every request as https (cookies Secure, HSTS)."
     )
     log_level: str = "INFO"
+    area_bbox: tuple[float, float, float, float] = Field(
+        default=(-6.5, 49.8, 2.0, 55.9),
+        description="Deployment area as [min lon, min lat, max lon, max lat] (default England and Wales).",
+    )
+    language_rules_file: Path | None = Field(
+        default=None, description="An administrator's extra language rules (JSON), added to the shipped ones."
+    )
 
     @property
     def owner_database_url(self) -> str:

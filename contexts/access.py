@@ -44,11 +44,13 @@ class Permission(enum.StrEnum):
     MANAGE_USERS = "manage_users"
     MANAGE_AGENCIES = "manage_agencies"
     VIEW_AUDIT = "view_audit"
+    VIEW_PEOPLE = "view_people"
+    EDIT_PEOPLE = "edit_people"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
-    Role.PRACTITIONER: frozenset({Permission.SIGNED_IN}),
-    Role.SUPERVISOR: frozenset({Permission.SIGNED_IN}),
+    Role.PRACTITIONER: frozenset({Permission.SIGNED_IN, Permission.VIEW_PEOPLE, Permission.EDIT_PEOPLE}),
+    Role.SUPERVISOR: frozenset({Permission.SIGNED_IN, Permission.VIEW_PEOPLE, Permission.EDIT_PEOPLE}),
     Role.ANALYST: frozenset({Permission.SIGNED_IN}),
     Role.NEIGHBOURHOOD: frozenset({Permission.SIGNED_IN}),
     Role.AGENCY_ADMIN: frozenset({Permission.SIGNED_IN, Permission.MANAGE_USERS, Permission.VIEW_AUDIT}),

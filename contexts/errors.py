@@ -10,6 +10,10 @@ class DomainError(Exception):
         super().__init__(detail)
         self.detail = detail
 
+    def extra(self) -> dict[str, object]:
+        """More structured detail for the error response (none by default)."""
+        return {}
+
 
 class NotFound(DomainError):
     """The record does not exist or the actor may not know that it exists."""
@@ -55,3 +59,13 @@ class InvalidInput(DomainError):
     def __init__(self, detail: str, *, field: str | None = None) -> None:
         super().__init__(detail)
         self.field = field
+
+    def extra(self) -> dict[str, object]:
+        """Name the field, as request validation errors do."""
+        return {"fields": [{"path": self.field, "message": self.detail}]} if self.field else {}
+
+
+class ReasonRequired(DomainError):
+    """Opening a person's record needs a stated reason (DPA 2018 s.62)."""
+
+    code = "reason_required"

@@ -4,10 +4,18 @@ from contexts.accounts import models as accounts_models
 from contexts.agencies import models as agencies_models
 from contexts.audit import models as audit_models
 from contexts.base import Base
+from contexts.young_people import models as young_people_models
 
 APPEND_ONLY_TABLES = frozenset({"audit_event"})
 """Tables the app role may read and add to, but never change or delete from."""
 
 metadata = Base.metadata
 
-__all__ = ["APPEND_ONLY_TABLES", "accounts_models", "agencies_models", "audit_models", "metadata"]
+__all__ = [
+    "APPEND_ONLY_TABLES",
+    "accounts_models",
+    "agencies_models",
+    "audit_models",
+    "metadata",
+    "young_people_models",
+]

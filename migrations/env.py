@@ -8,7 +8,7 @@ from geoalchemy2 import alembic_helpers
 from sqlalchemy import Connection, create_engine, pool, text
 
 from app.settings import get_settings
-from contexts.registry import APPEND_ONLY_TABLES, metadata
+from mapping.registry import APPEND_ONLY_TABLES, metadata
 
 config = context.config
 if config.config_file_name is not None and not config.attributes.get("skip_logging_config"):

@@ -7,7 +7,15 @@ from app.cli import alembic_config
 from app.localdb import OWNER_ROLE, Cluster
 from tests.conftest import migrate
 
-EXPECTED_TABLES = {"agency", "user_account", "web_session", "audit_event", "alembic_version"}
+EXPECTED_TABLES = {
+    "agency",
+    "user_account",
+    "web_session",
+    "audit_event",
+    "place",
+    "young_person",
+    "alembic_version",
+}
 
 
 def tables(cluster: Cluster, database: str) -> set[str]:

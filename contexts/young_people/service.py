@@ -1,0 +1,283 @@
+"""Young person services: every read and change is scoped by `contexts.access` and audited."""
+
+from dataclasses import dataclass
+from datetime import date
+
+from geoalchemy2.shape import from_shape, to_shape
+from shapely.geometry import Point
+from sqlalchemy import ColumnElement, Select, column, func, or_, select, table
+from sqlalchemy.orm import Session
+
+from contexts.access import Actor, Permission, ensure, visible_to
+from contexts.accounts.models import User
+from contexts.accounts.service import now_utc
+from contexts.audit.models import AuditAction
+from contexts.audit.service import RequestOrigin, record_event
+from contexts.errors import Conflict, InvalidInput, NotFound
+from contexts.young_people.models import RecordStatus, YoungPerson
+from contexts.young_people.schemas import (
+    Coordinates,
+    PossibleDuplicate,
+    YoungPersonCreate,
+    YoungPersonRead,
+    YoungPersonSummary,
+    YoungPersonUpdate,
+    age_on,
+)
+
+OBJECT_TYPE = "young_person"
+DUPLICATE_SIMILARITY = 0.4
+_place = table("place", column("id"), column("place_type"))
+
+
+@dataclass(frozen=True, slots=True)
+class Area:
+    """The deployment's area in WGS84 degrees: points outside it are refused."""
+
+    min_longitude: float
+    min_latitude: float
+    max_longitude: float
+    max_latitude: float
+
+    def contains(self, point: Coordinates) -> bool:
+        """Say whether the point lies inside the area."""
+        return (
+            self.min_longitude <= point.longitude <= self.max_longitude
+            and self.min_latitude <= point.latitude <= self.max_latitude
+        )
+
+
+class PossibleDuplicates(Conflict):
+    """Records with the same date of birth and a similar name already exist."""
+
+    code = "possible_duplicates"
+
+    def __init__(self, candidates: list[PossibleDuplicate]) -> None:
+        super().__init__(
+            f"{len(candidates)} record(s) have the same date of birth and a similar name. "
+            "Check they are not the same young person, then save again with confirm_not_duplicate."
+        )
+        self.candidates = candidates
+
+    def extra(self) -> dict[str, object]:
+        """List the records that may be the same young person."""
+        return {"candidates": [candidate.model_dump(mode="json") for candidate in self.candidates]}
+
+
+def people_visible_to(actor: Actor) -> ColumnElement[bool]:
+    """The young people the actor may see."""
+    return visible_to(actor, YoungPerson.agency_id)
+
+
+def _audit(
+    session: Session, actor: Actor, origin: RequestOrigin, action: AuditAction, reason: str, oid: object
+) -> None:
+    """Record access to a young person's record with the stated reason."""
+    record_event(
+        session=session,
+        action=action,
+        actor=actor,
+        origin=origin,
+        object_type=OBJECT_TYPE,
+        object_id=oid,
+        reason=reason,
+    )
+
+
+def find_possible_duplicates(
+    *, session: Session, actor: Actor, given_name: str, family_name: str, date_of_birth: date
+) -> list[PossibleDuplicate]:
+    """Visible records with the same date of birth and a similar full name."""
+    name = f"{given_name} {family_name}".lower()
+    query = (
+        select(YoungPerson)
+        .where(
+            people_visible_to(actor),
+            YoungPerson.date_of_birth == date_of_birth,
+            func.similarity(YoungPerson.full_name, name) >= DUPLICATE_SIMILARITY,
+        )
+        .order_by(func.similarity(YoungPerson.full_name, name).desc())
+        .limit(10)
+    )
+    return [
+        PossibleDuplicate(
+            id=p.id, given_name=p.given_name, family_name=p.family_name, date_of_birth=p.date_of_birth
+        )
+        for p in session.scalars(query)
+    ]
+
+
+def _check_links(
+    session: Session, actor: Actor, lead_practitioner_id: int | None, school_place_id: int | None
+) -> None:
+    """The lead practitioner works in the actor's agency; the school is a place of type school."""
+    if lead_practitioner_id is not None:
+        lead = session.get(User, lead_practitioner_id)
+        if lead is None or lead.agency_id != actor.agency_id or not lead.is_active:
+            raise InvalidInput(
+                "The lead practitioner must be an active user in your agency.", field="lead_practitioner_id"
+            )
+    if school_place_id is not None:
+        kind = session.scalar(select(_place.c.place_type).where(_place.c.id == school_place_id))
+        if kind != "school":
+            raise InvalidInput("The school must be a place of type school.", field="school_place_id")
+
+
+def _point(point: Coordinates | None, area: Area) -> object | None:
+    """A PostGIS point for coordinates inside the deployment's area."""
+    if point is None:
+        return None
+    if not area.contains(point):
+        raise InvalidInput("The home location is outside this deployment's area.", field="home_point")
+    return from_shape(Point(point.longitude, point.latitude), srid=4326)
+
+
+def create_young_person(
+    *, session: Session, actor: Actor, origin: RequestOrigin, reason: str, data: YoungPersonCreate, area: Area
+) -> YoungPerson:
+    """Add a young person to the actor's agency, after warning of likely duplicates."""
+    ensure(actor, Permission.EDIT_PEOPLE)
+    if not data.confirm_not_duplicate:
+        candidates = find_possible_duplicates(
+            session=session,
+            actor=actor,
+            given_name=data.given_name,
+            family_name=data.family_name,
+            date_of_birth=data.date_of_birth,
+        )
+        if candidates:
+            raise PossibleDuplicates(candidates)
+    _check_links(session, actor, data.lead_practitioner_id, data.school_place_id)
+    fields = data.model_dump(exclude={"confirm_not_duplicate", "home_point"})
+    person = YoungPerson(**fields, agency_id=actor.agency_id, created_by_id=actor.user_id)
+    person.home_point = _point(data.home_point, area)  # type: ignore[assignment]
+    session.add(person)
+    session.flush()
+    _audit(session, actor, origin, AuditAction.CREATE, reason, person.id)
+    return person
+
+
+def get_young_person(*, session: Session, actor: Actor, person_id: int) -> YoungPerson:
+    """A record the actor may see; others look as if they do not exist."""
+    ensure(actor, Permission.VIEW_PEOPLE)
+    person = session.scalar(select(YoungPerson).where(YoungPerson.id == person_id, people_visible_to(actor)))
+    if person is None:
+        raise NotFound("No such young person in the records you can see.")
+    return person
+
+
+def open_young_person(
+    *, session: Session, actor: Actor, origin: RequestOrigin, reason: str, person_id: int
+) -> YoungPerson:
+    """Open a record for viewing; audited with the reason."""
+    person = get_young_person(session=session, actor=actor, person_id=person_id)
+    _audit(session, actor, origin, AuditAction.VIEW, reason, person.id)
+    return person
+
+
+def _search(
+    actor: Actor, text: str | None, born: date | None, status: RecordStatus | None
+) -> Select[YoungPerson]:
+    """The search query: name (similar or prefix), or an identifier, and filters."""
+    query = select(YoungPerson).where(people_visible_to(actor))
+    if text and text.strip():
+        term = text.strip().lower()
+        query = query.where(
+            or_(
+                YoungPerson.full_name.op("%")(term),
+                YoungPerson.full_name.contains(term, autoescape=True),
+                func.lower(YoungPerson.preferred_name) == term,
+                YoungPerson.local_id == text.strip(),
+                YoungPerson.nhs_number == text.replace(" ", ""),
+                YoungPerson.police_reference == text.strip(),
+            )
+        ).order_by(func.similarity(YoungPerson.full_name, term).desc(), YoungPerson.id)
+    else:
+        query = query.order_by(YoungPerson.family_name, YoungPerson.given_name, YoungPerson.id)
+    if born is not None:
+        query = query.where(YoungPerson.date_of_birth == born)
+    if status is not None:
+        query = query.where(YoungPerson.status == status)
+    return query
+
+
+def search_young_people(
+    *,
+    session: Session,
+    actor: Actor,
+    origin: RequestOrigin,
+    text: str | None = None,
+    born: date | None = None,
+    status: RecordStatus | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[YoungPerson], int]:
+    """Find young people the actor may see; the search is audited, its words are not stored."""
+    ensure(actor, Permission.VIEW_PEOPLE)
+    query = _search(actor, text, born, status)
+    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+    people = list(session.scalars(query.limit(limit).offset(offset)))
+    record_event(
+        session=session,
+        action=AuditAction.VIEW,
+        actor=actor,
+        origin=origin,
+        object_type="young_person_search",
+        object_id=f"{len(people)} shown",
+    )
+    return people, total
+
+
+def update_young_person(
+    *,
+    session: Session,
+    actor: Actor,
+    origin: RequestOrigin,
+    reason: str,
+    person_id: int,
+    data: YoungPersonUpdate,
+) -> YoungPerson:
+    """Change a record; a stale version is refused and nothing is lost."""
+    ensure(actor, Permission.EDIT_PEOPLE)
+    person = get_young_person(session=session, actor=actor, person_id=person_id)
+    if data.version != person.version:
+        raise Conflict(
+            "Someone changed this record since you opened it. Reload it and make your change again."
+        )
+    changes = data.model_dump(exclude_unset=True, exclude={"version"})
+    for name, value in changes.items():
+        setattr(person, name, value)
+    if data.status is RecordStatus.CLOSED and person.closed_at is None:
+        person.closed_at = now_utc()
+    if data.status is RecordStatus.OPEN:
+        person.closed_at = None
+        person.closed_reason = None
+    session.flush()
+    _audit(session, actor, origin, AuditAction.UPDATE, reason, person.id)
+    return person
+
+
+def summary_of(person: YoungPerson, today: date | None = None) -> YoungPersonSummary:
+    """The list line for a record."""
+    return YoungPersonSummary.model_validate(
+        {**_columns(person), "age": age_on(person.date_of_birth, today or date.today())}
+    )
+
+
+def read_of(person: YoungPerson, today: date | None = None) -> YoungPersonRead:
+    """The full record for its case team."""
+    point = None
+    if person.home_point is not None:
+        shape = to_shape(person.home_point)
+        assert isinstance(shape, Point)
+        point = Coordinates(longitude=shape.x, latitude=shape.y)
+    return YoungPersonRead.model_validate(
+        {**_columns(person), "age": age_on(person.date_of_birth, today or date.today()), "home_point": point}
+    )
+
+
+def _columns(person: YoungPerson) -> dict[str, object]:
+    """The record's column values by name."""
+    return {
+        attribute.key: getattr(person, attribute.key) for attribute in YoungPerson.__mapper__.column_attrs
+    }

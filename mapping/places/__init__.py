@@ -1,0 +1,1 @@
+"""Places: hotels, taxi ranks, takeaways, parks, schools and routes, with their geometry."""

@@ -1,0 +1,6 @@
+"""Every model of the domain and of mapping, so `metadata` describes the whole schema."""
+
+from contexts.registry import APPEND_ONLY_TABLES, metadata
+from mapping.places import models as places_models
+
+__all__ = ["APPEND_ONLY_TABLES", "metadata", "places_models"]
