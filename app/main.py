@@ -12,7 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.api import agencies, audit, health, users, young_people
+from app.api import agencies, audit, health, language, users, young_people
 from app.api import auth as auth_api
 from app.db import session_factory
 from app.deps import Public
@@ -24,6 +24,7 @@ from app.templating import build_environment
 from app.web import admin, pages
 from contexts.access import Permission
 from contexts.accounts.models import User
+from contexts.language.checker import load_rules
 
 STATIC_DIR = Path(__file__).parent / "web" / "static"
 PUBLIC_MOUNTS: dict[str, Permission] = {"/static": Permission.PUBLIC}
@@ -51,6 +52,7 @@ def create_app(settings: Settings | None = None, *, factory: sessionmaker[Sessio
     """Build the csmap app for the given settings (and, in tests, session factory)."""
     settings = settings or get_settings()
     settings.refuse_if_insecure()
+    load_rules(settings.language_rules_file)
     factory = factory or session_factory(settings)
 
     @asynccontextmanager
@@ -77,6 +79,7 @@ def create_app(settings: Settings | None = None, *, factory: sessionmaker[Sessio
         auth_api.router,
         users.router,
         young_people.router,
+        language.router,
         agencies.router,
         audit.router,
         pages.router,

@@ -1,0 +1,1 @@
+"""Language checker: flag victim-blaming wording in free text and suggest the preferred words."""
