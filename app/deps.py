@@ -15,6 +15,7 @@ from contexts.accounts.models import WebSession
 from contexts.accounts.service import LockoutPolicy, active_user, actor_for, load_web_session
 from contexts.audit.service import RequestOrigin
 from contexts.errors import AccessDenied, InvalidInput, NotAuthenticated, ReasonRequired
+from contexts.language.checker import Rule, load_rules
 from contexts.young_people.service import Area
 
 PERMISSION_ATTRIBUTE = "csmap_permission"
@@ -177,3 +178,11 @@ def deployment_area(settings: SettingsDep) -> Area:
 
 
 AreaDep = Annotated[Area, Depends(deployment_area)]
+
+
+def language_rules(settings: SettingsDep) -> tuple[Rule, ...]:
+    """The language rules: shipped, plus the administrator's file when set."""
+    return load_rules(settings.language_rules_file)
+
+
+LanguageRules = Annotated[tuple[Rule, ...], Depends(language_rules)]

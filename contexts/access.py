@@ -9,7 +9,7 @@ import enum
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, false, true
+from sqlalchemy import ColumnElement, false, or_, true
 from sqlalchemy.orm import InstrumentedAttribute
 
 from contexts.errors import AccessDenied
@@ -137,3 +137,12 @@ def audit_visible_to(actor: Actor, agency_column: InstrumentedAttribute[int | No
     if actor.has_role(Role.AGENCY_ADMIN):
         return agency_column == actor.agency_id
     return false()
+
+
+def entry_visible_to(
+    actor: Actor,
+    agency_column: InstrumentedAttribute[int],
+    agency_only: ColumnElement[bool],
+) -> ColumnElement[bool]:
+    """Entries kept inside their recording agency are seen only by that agency's staff."""
+    return or_(~agency_only, agency_column == actor.agency_id)

@@ -4,6 +4,7 @@ from contexts.accounts import models as accounts_models
 from contexts.agencies import models as agencies_models
 from contexts.audit import models as audit_models
 from contexts.base import Base
+from contexts.concerns import models as concerns_models
 from contexts.young_people import models as young_people_models
 
 APPEND_ONLY_TABLES = frozenset({"audit_event"})
@@ -16,6 +17,7 @@ __all__ = [
     "accounts_models",
     "agencies_models",
     "audit_models",
+    "concerns_models",
     "metadata",
     "young_people_models",
 ]

@@ -14,6 +14,9 @@ EXPECTED_TABLES = {
     "audit_event",
     "place",
     "young_person",
+    "concern_category",
+    "concern",
+    "concern_revision",
     "alembic_version",
 }
 

@@ -1,0 +1,1 @@
+"""Concerns and protective factors: the entries of a young person's chronology."""

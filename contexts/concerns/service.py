@@ -1,0 +1,303 @@
+"""Concern services: add, change (with history), list a chronology; scoped and audited."""
+
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+
+from geoalchemy2.shape import from_shape, to_shape
+from shapely.geometry import Point
+from sqlalchemy import Select, column, func, select, table
+from sqlalchemy.orm import Session
+
+from contexts.access import Actor, Permission, ensure, entry_visible_to
+from contexts.accounts.models import User
+from contexts.agencies.models import Agency
+from contexts.audit.models import AuditAction
+from contexts.audit.service import RequestOrigin, record_event
+from contexts.concerns.models import Concern, ConcernCategory, ConcernRevision, Sensitivity
+from contexts.concerns.schemas import (
+    ChronologyFilter,
+    ConcernCreate,
+    ConcernRead,
+    ConcernRevisionRead,
+    ConcernUpdate,
+)
+from contexts.errors import AccessDenied, Conflict, InvalidInput, NotFound
+from contexts.language.checker import Rule, check_text
+from contexts.language.schemas import LanguageFinding
+from contexts.young_people.schemas import Coordinates
+from contexts.young_people.service import Area, get_young_person
+
+_place = table("place", column("id"))
+EDITABLE = ("context", "kind", "summary", "detail", "occurred_at", "occurred_precision", "sensitivity")
+
+
+def concerns_visible_to(actor: Actor) -> Any:
+    """Entries the actor may see once the young person is visible to them."""
+    return entry_visible_to(actor, Concern.agency_id, Concern.sensitivity == Sensitivity.AGENCY_ONLY)
+
+
+def categories(*, session: Session) -> list[ConcernCategory]:
+    """The active categories, by theme then label."""
+    query = select(ConcernCategory).where(ConcernCategory.is_active.is_(True))
+    return list(session.scalars(query.order_by(ConcernCategory.theme, ConcernCategory.label)))
+
+
+def _category(session: Session, code: str) -> ConcernCategory:
+    """The active category with this code, or a 422 naming the field."""
+    found = session.scalar(
+        select(ConcernCategory).where(ConcernCategory.code == code, ConcernCategory.is_active.is_(True))
+    )
+    if found is None:
+        raise InvalidInput(f"There is no category '{code[:40]}'.", field="category")
+    return found
+
+
+def _audit(
+    session: Session, actor: Actor, origin: RequestOrigin, action: AuditAction, reason: str, oid: object
+) -> None:
+    """Record access to a concern with the stated reason."""
+    record_event(
+        session=session,
+        action=action,
+        actor=actor,
+        origin=origin,
+        object_type="concern",
+        object_id=oid,
+        reason=reason,
+    )
+
+
+def add_concern(
+    *,
+    session: Session,
+    actor: Actor,
+    origin: RequestOrigin,
+    reason: str,
+    person_id: int,
+    data: ConcernCreate,
+    area: Area,
+) -> Concern:
+    """Add an entry to a young person's chronology."""
+    ensure(actor, Permission.EDIT_PEOPLE)
+    person = get_young_person(session=session, actor=actor, person_id=person_id)
+    category = _category(session, data.category)
+    if (
+        data.place_id is not None
+        and session.scalar(select(_place.c.id).where(_place.c.id == data.place_id)) is None
+    ):
+        raise InvalidInput("That place does not exist.", field="place_id")
+    point = None
+    if data.longitude is not None and data.latitude is not None:
+        if not area.contains(Coordinates(longitude=data.longitude, latitude=data.latitude)):
+            raise InvalidInput("The location is outside this deployment's area.", field="longitude")
+        point = from_shape(Point(data.longitude, data.latitude), srid=4326)
+    concern = Concern(
+        young_person_id=person.id,
+        agency_id=actor.agency_id,
+        recorded_by_id=actor.user_id,
+        category_id=category.id,
+        point=point,
+        **data.model_dump(exclude={"category", "longitude", "latitude", "place_id"}),
+        place_id=data.place_id,
+    )
+    session.add(concern)
+    session.flush()
+    _audit(session, actor, origin, AuditAction.CREATE, reason, concern.id)
+    return concern
+
+
+def _visible_concern(session: Session, actor: Actor, concern_id: int) -> Concern:
+    """An entry whose young person and sensitivity let the actor see it."""
+    ensure(actor, Permission.VIEW_PEOPLE)
+    concern = session.scalar(select(Concern).where(Concern.id == concern_id, concerns_visible_to(actor)))
+    if concern is None:
+        raise NotFound("No such entry in the records you can see.")
+    get_young_person(session=session, actor=actor, person_id=concern.young_person_id)
+    return concern
+
+
+def _plain(value: object) -> object:
+    """A JSON-friendly form of a changed value."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value.value if hasattr(value, "value") else value
+
+
+def update_concern(
+    *,
+    session: Session,
+    actor: Actor,
+    origin: RequestOrigin,
+    reason: str,
+    concern_id: int,
+    data: ConcernUpdate,
+) -> Concern:
+    """Change an entry of your own agency, keeping a revision; a stale version changes nothing."""
+    ensure(actor, Permission.EDIT_PEOPLE)
+    concern = _visible_concern(session, actor, concern_id)
+    if concern.agency_id != actor.agency_id:
+        raise AccessDenied("Only the recording agency can change this entry.")
+    if data.version != concern.version:
+        raise Conflict(
+            "Someone changed this entry since you opened it. Reload it and make your change again."
+        )
+    changes: dict[str, list[object]] = {}
+    given = data.model_dump(exclude_unset=True, exclude={"version"})
+    if "category" in given and given["category"] is not None:
+        category = _category(session, given.pop("category"))
+        if category.id != concern.category_id:
+            changes["category"] = [concern.category_id, category.id]
+            concern.category_id = category.id
+    for name in EDITABLE:
+        if name in given and given[name] is not None and given[name] != getattr(concern, name):
+            changes[name] = [_plain(getattr(concern, name)), _plain(given[name])]
+            setattr(concern, name, given[name])
+    if not changes:
+        return concern
+    session.flush()
+    session.add(
+        ConcernRevision(
+            concern_id=concern.id, version=concern.version, changed_by_id=actor.user_id, changes=changes
+        )
+    )
+    _audit(session, actor, origin, AuditAction.UPDATE, reason, concern.id)
+    return concern
+
+
+def concern_history(
+    *, session: Session, actor: Actor, origin: RequestOrigin, reason: str, concern_id: int
+) -> list[ConcernRevisionRead]:
+    """Who changed what in an entry, and when."""
+    concern = _visible_concern(session, actor, concern_id)
+    rows = session.execute(
+        select(ConcernRevision, User.display_name)
+        .join(User, User.id == ConcernRevision.changed_by_id)
+        .where(ConcernRevision.concern_id == concern.id)
+        .order_by(ConcernRevision.version)
+    ).all()
+    _audit(session, actor, origin, AuditAction.VIEW, reason, concern.id)
+    return [
+        ConcernRevisionRead(version=r.version, changed_by=name, changed_at=r.changed_at, changes=r.changes)
+        for r, name in rows
+    ]
+
+
+def _filtered(actor: Actor, person_id: int, filters: ChronologyFilter) -> Select[Concern]:
+    """The chronology query with the filters applied."""
+    query = select(Concern).where(Concern.young_person_id == person_id, concerns_visible_to(actor))
+    if filters.date_from:
+        query = query.where(Concern.occurred_at >= datetime.combine(filters.date_from, time(), UTC))
+    if filters.date_to:
+        query = query.where(
+            Concern.occurred_at < datetime.combine(filters.date_to + timedelta(days=1), time(), UTC)
+        )
+    if filters.contexts:
+        query = query.where(Concern.context.in_(filters.contexts))
+    if filters.kinds:
+        query = query.where(Concern.kind.in_(filters.kinds))
+    if filters.agency_ids:
+        query = query.where(Concern.agency_id.in_(filters.agency_ids))
+    if filters.categories:
+        codes = select(ConcernCategory.id).where(ConcernCategory.code.in_(filters.categories))
+        query = query.where(Concern.category_id.in_(codes))
+    return query
+
+
+def chronology(
+    *,
+    session: Session,
+    actor: Actor,
+    origin: RequestOrigin,
+    reason: str,
+    person_id: int,
+    filters: ChronologyFilter,
+    limit: int | None = None,
+    offset: int = 0,
+) -> tuple[list[Concern], int]:
+    """A young person's entries, oldest first, with the view audited."""
+    person = get_young_person(session=session, actor=actor, person_id=person_id)
+    query = _filtered(actor, person.id, filters)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    page = query.order_by(Concern.occurred_at, Concern.id).offset(offset)
+    concerns = list(session.scalars(page.limit(limit) if limit else page))
+    record_event(
+        session=session,
+        action=AuditAction.VIEW,
+        actor=actor,
+        origin=origin,
+        object_type="chronology",
+        object_id=person.id,
+        reason=reason,
+    )
+    return concerns, total
+
+
+def read_concerns(
+    *, session: Session, concerns: list[Concern], rules: tuple[Rule, ...] = ()
+) -> list[ConcernRead]:
+    """Shape entries for reading, with names looked up in one query each."""
+    if not concerns:
+        return []
+    users = {
+        row.id: row.display_name
+        for row in session.execute(
+            select(User.id, User.display_name).where(User.id.in_({c.recorded_by_id for c in concerns}))
+        )
+    }
+    agencies = {
+        row.id: row.name
+        for row in session.execute(
+            select(Agency.id, Agency.name).where(Agency.id.in_({c.agency_id for c in concerns}))
+        )
+    }
+    cats = {
+        c.id: c
+        for c in session.scalars(
+            select(ConcernCategory).where(ConcernCategory.id.in_({c.category_id for c in concerns}))
+        )
+    }
+    return [_read(c, users, agencies, cats, rules) for c in concerns]
+
+
+def _read(
+    concern: Concern,
+    users: dict[int, str],
+    agencies: dict[int, str],
+    cats: dict[int, ConcernCategory],
+    rules: tuple[Rule, ...],
+) -> ConcernRead:
+    """One entry for reading."""
+    longitude = latitude = None
+    if concern.point is not None:
+        point = to_shape(concern.point)
+        assert isinstance(point, Point)
+        longitude, latitude = point.x, point.y
+    findings = {
+        name: [LanguageFinding.model_validate(finding) for finding in check_text(text, rules)]
+        for name, text in (("summary", concern.summary), ("detail", concern.detail or ""))
+    }
+    return ConcernRead(
+        id=concern.id,
+        young_person_id=concern.young_person_id,
+        agency_id=concern.agency_id,
+        agency_name=agencies.get(concern.agency_id, ""),
+        recorded_by=users.get(concern.recorded_by_id, ""),
+        recorded_at=concern.created_at,
+        occurred_at=concern.occurred_at,
+        occurred_precision=concern.occurred_precision,
+        context=concern.context,
+        kind=concern.kind,
+        category=cats[concern.category_id].code,
+        category_label=cats[concern.category_id].label,
+        summary=concern.summary,
+        detail=concern.detail,
+        place_id=concern.place_id,
+        longitude=longitude,
+        latitude=latitude,
+        source_evaluation=concern.source_evaluation,
+        intelligence_assessment=concern.intelligence_assessment,
+        handling_code=concern.handling_code,
+        sensitivity=concern.sensitivity,
+        version=concern.version,
+        language_findings={name: found for name, found in findings.items() if found},
+    )

@@ -1,0 +1,230 @@
+"""Concerns: validation, the chronology and its filters, versioned edits with history, sensitivity."""
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from contexts.audit.models import AuditAction, AuditEvent
+from mapping.places.models import Place, PlaceType
+from tests.conftest import World, make_user
+from tests.test_young_people import create, headers
+
+NOW = datetime.now(UTC)
+
+
+def concern(**changes: Any) -> dict[str, Any]:
+    """A valid new concern."""
+    return {
+        "context": "neighbourhood",
+        "kind": "risk",
+        "category": "hotels-taxis-food",
+        "summary": "Seen at the takeaway on the high street after 11pm",
+        "detail": "Youth worker saw her with two adult men.",
+        "occurred_at": (NOW - timedelta(days=3)).isoformat(),
+        **changes,
+    }
+
+
+@pytest.fixture
+def setup(client: TestClient, world: World) -> tuple[dict[str, str], int]:
+    """A practitioner's headers and a young person of theirs."""
+    head = headers(client, "user-practitioner")
+    return head, int(create(client, head)["id"])
+
+
+def add(client: TestClient, head: dict[str, str], person_id: int, **changes: Any) -> dict[str, Any]:
+    """Add a concern and return it."""
+    response = client.post(f"/api/young-people/{person_id}/concerns", json=concern(**changes), headers=head)
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def test_categories_are_seeded_from_safeguard(client: TestClient, world: World) -> None:
+    body = client.get("/api/concern-categories", headers=headers(client, "user-analyst")).json()
+    labels = {category["label"] for category in body}
+    assert {"Sexual health", "Absent or missing", "Gangs and older associates", "Use of technology"} <= labels
+    assert "Protective factors" in {category["theme"] for category in body}
+
+
+def test_concerns_in_all_five_contexts_build_the_chronology(
+    client: TestClient, setup: tuple[dict[str, str], int], db_session: Session
+) -> None:
+    head, person_id = setup
+    place = Place(
+        name="Station Road takeaway", place_type=PlaceType.TAKEAWAY, geom="SRID=4326;POINT(-1.5 52.4)"
+    )
+    db_session.add(place)
+    db_session.flush()
+    contexts = ["individual", "home", "peer_group", "school", "neighbourhood"]
+    for days, context in enumerate(contexts):
+        add(
+            client,
+            head,
+            person_id,
+            context=context,
+            occurred_at=(NOW - timedelta(days=10 - days)).isoformat(),
+        )
+    add(
+        client,
+        head,
+        person_id,
+        kind="protective",
+        category="trusted-adult",
+        context="school",
+        place_id=place.id,
+        summary="Trusted teacher",
+        longitude=-1.49,
+        latitude=52.41,
+    )
+    body = client.get(f"/api/young-people/{person_id}/chronology", headers=head).json()
+    assert body["total"] == 6
+    assert [item["context"] for item in body["items"][:5]] == contexts
+    last = body["items"][-1]
+    assert (last["kind"], last["place_id"], last["longitude"], last["latitude"]) == (
+        "protective",
+        place.id,
+        -1.49,
+        52.41,
+    )
+    assert last["recorded_by"] == "Test user-practitioner"
+    views = db_session.scalars(select(AuditEvent).where(AuditEvent.object_type == "chronology")).all()
+    assert [(v.action, v.reason) for v in views] == [(AuditAction.VIEW, "allocated worker")]
+
+
+def test_chronology_filters(client: TestClient, setup: tuple[dict[str, str], int]) -> None:
+    head, person_id = setup
+    add(
+        client,
+        head,
+        person_id,
+        context="home",
+        kind="harm",
+        category="family",
+        occurred_at=(NOW - timedelta(days=40)).isoformat(),
+    )
+    add(client, head, person_id, context="school", kind="protective", category="education-engagement")
+    url = f"/api/young-people/{person_id}/chronology"
+
+    def total(**params: Any) -> int:
+        return int(client.get(url, params=params, headers=head).json()["total"])
+
+    assert total(context="home") == 1
+    assert total(context=["home", "school"]) == 2
+    assert total(kind="protective") == 1
+    assert total(category="family") == 1
+    assert total(**{"from": (NOW - timedelta(days=10)).date().isoformat()}) == 1
+    assert total(**{"to": (NOW - timedelta(days=30)).date().isoformat()}) == 1
+    assert client.get(url, params={"context": "garden"}, headers=head).status_code == 422
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"context": "garden"}, "body.context"),
+        ({"kind": "worry"}, "body.kind"),
+        ({"occurred_at": (NOW + timedelta(days=1)).isoformat()}, "body.occurred_at"),
+        ({"category": "no-such-category"}, "category"),
+        ({"place_id": 999999}, "place_id"),
+        ({"longitude": 10.0, "latitude": 60.0}, "longitude"),
+        ({"longitude": -1.5}, "body"),
+        ({"source_evaluation": "1"}, "body"),
+        ({"summary": ""}, "body.summary"),
+    ],
+)
+def test_bad_concerns_are_422_naming_the_field_and_save_nothing(
+    client: TestClient, setup: tuple[dict[str, str], int], changes: dict[str, Any], field: str
+) -> None:
+    head, person_id = setup
+    response = client.post(f"/api/young-people/{person_id}/concerns", json=concern(**changes), headers=head)
+    assert response.status_code == 422, response.text
+    assert field in {f["path"] for f in response.json()["fields"]}
+    assert client.get(f"/api/young-people/{person_id}/chronology", headers=head).json()["total"] == 0
+
+
+def test_graded_intelligence_is_kept(client: TestClient, setup: tuple[dict[str, str], int]) -> None:
+    head, person_id = setup
+    graded = add(
+        client, head, person_id, source_evaluation="2", intelligence_assessment="C", handling_code="P"
+    )
+    assert (graded["source_evaluation"], graded["intelligence_assessment"], graded["handling_code"]) == (
+        "2",
+        "C",
+        "P",
+    )
+
+
+def test_edits_keep_history_and_stale_versions_get_409(
+    client: TestClient, setup: tuple[dict[str, str], int]
+) -> None:
+    head, person_id = setup
+    entry = add(client, head, person_id)
+    url = f"/api/concerns/{entry['id']}"
+    changed = client.patch(
+        url,
+        json={"version": entry["version"], "summary": "Seen at the takeaway", "kind": "harm"},
+        headers=head,
+    )
+    assert changed.status_code == 200
+    assert changed.json()["version"] == entry["version"] + 1
+    stale = client.patch(url, json={"version": entry["version"], "summary": "Lost update"}, headers=head)
+    assert stale.status_code == 409
+    history = client.get(f"{url}/history", headers=head).json()
+    assert len(history) == 1
+    assert history[0]["changed_by"] == "Test user-practitioner"
+    assert history[0]["changes"]["kind"] == ["risk", "harm"]
+    assert history[0]["changes"]["summary"][1] == "Seen at the takeaway"
+    chronology = client.get(f"/api/young-people/{person_id}/chronology", headers=head).json()
+    assert chronology["items"][0]["summary"] == "Seen at the takeaway"
+
+
+def test_agency_only_entries_stay_in_the_recording_agency(
+    client: TestClient, setup: tuple[dict[str, str], int], world: World, db_session: Session
+) -> None:
+    head, person_id = setup
+    add(client, head, person_id, sensitivity="agency_only", summary="Kept inside the agency")
+    add(client, head, person_id, summary="Shared with the partnership")
+    colleague = make_user(db_session, world.agency, "colleague", *world.users)
+    db_session.commit()
+    own = client.get(
+        f"/api/young-people/{person_id}/chronology", headers=headers(client, colleague.username)
+    ).json()
+    assert own["total"] == 2
+    other = client.get(
+        f"/api/young-people/{person_id}/chronology", headers=headers(client, "other-practitioner")
+    )
+    assert other.status_code == 404
+
+
+def test_other_agency_cannot_add_to_the_chronology(
+    client: TestClient, setup: tuple[dict[str, str], int]
+) -> None:
+    _, person_id = setup
+    response = client.post(
+        f"/api/young-people/{person_id}/concerns",
+        json=concern(),
+        headers=headers(client, "other-practitioner"),
+    )
+    assert response.status_code == 404
+
+
+def test_victim_blaming_wording_is_flagged_not_changed(
+    client: TestClient, setup: tuple[dict[str, str], int]
+) -> None:
+    head, person_id = setup
+    detail = "She keeps going missing and is putting herself at risk."
+    entry = add(client, head, person_id, detail=detail)
+    assert entry["detail"] == detail
+    phrases = {finding["phrase"] for finding in entry["language_findings"]["detail"]}
+    assert {"keeps going missing", "putting herself at risk"} <= phrases
+    assert "summary" not in entry["language_findings"]
+
+
+def test_markup_is_stored_as_typed(client: TestClient, setup: tuple[dict[str, str], int]) -> None:
+    head, person_id = setup
+    entry = add(client, head, person_id, summary="<script>alert(1)</script>")
+    assert entry["summary"] == "<script>alert(1)</script>"
