@@ -49,7 +49,8 @@ lint: $(PYSTAMP)
 	$(BIN)/ruff format --check app contexts mapping migrations tests benchmarks
 	$(BIN)/mypy
 
-bench: deps-run $(PYSTAMP)
+bench: $(PYSTAMP)
+	@PYTHON=$(PYTHON) bash scripts/system-deps.sh bench
 	$(BIN)/python -m benchmarks
 
 clean:

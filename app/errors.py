@@ -90,9 +90,10 @@ async def domain_error(request: Request, exc: Exception) -> Response:
     """Turn a domain error into its status; send browsers to sign in when needed."""
     assert isinstance(exc, DomainError)
     status = next((STATUS_BY_ERROR[kind] for kind in type(exc).__mro__ if kind in STATUS_BY_ERROR), 400)
-    if isinstance(exc, NotAuthenticated) and wants_html(request):
+    if isinstance(exc, NotAuthenticated | ReasonRequired) and wants_html(request):
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
+        page = "/login" if isinstance(exc, NotAuthenticated) else "/reason"
+        return RedirectResponse(f"{page}?next={quote(target, safe='')}", status_code=303)
     return error_response(request, status, exc.code, exc.detail, **exc.extra())
 
 

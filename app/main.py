@@ -21,7 +21,7 @@ from app.logs import configure_logging
 from app.middleware import BodyLimitMiddleware, RequestContextMiddleware, SecurityHeadersMiddleware
 from app.settings import InsecureSettings, Settings, get_settings
 from app.templating import build_environment
-from app.web import admin, pages
+from app.web import admin, pages, people
 from contexts.access import Permission
 from contexts.accounts.models import User
 from contexts.language.checker import load_rules
@@ -85,6 +85,7 @@ def create_app(settings: Settings | None = None, *, factory: sessionmaker[Sessio
         audit.router,
         pages.router,
         admin.router,
+        people.router,
     ):
         app.include_router(router)
 

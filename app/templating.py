@@ -9,6 +9,7 @@ from starlette.responses import HTMLResponse
 
 from app.settings import Settings
 from contexts.access import ROLE_LABELS, Actor, Permission, Role, can
+from contexts.concerns.models import ConcernKind
 
 TEMPLATE_DIR = Path(__file__).parent / "web" / "templates"
 
@@ -26,7 +27,9 @@ def build_environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    environment.globals.update(ROLE_LABELS=ROLE_LABELS, Role=Role, Permission=Permission, can=can)
+    environment.globals.update(
+        ROLE_LABELS=ROLE_LABELS, Role=Role, Permission=Permission, can=can, ConcernKind=ConcernKind
+    )
     return environment
 
 

@@ -2,6 +2,7 @@
 # Make sure this machine has what csmap needs from the distribution; install it when we can.
 #   scripts/system-deps.sh run    PostgreSQL + PostGIS (unless DATABASE_URL is set), Node.js and npm
 #   scripts/system-deps.sh test   the same, plus Chromium for the browser tests
+#   scripts/system-deps.sh bench  the same as run, plus Debian's wrk load tool for the benchmarks
 set -euo pipefail
 purpose="${1:-run}"
 missing=()
@@ -24,10 +25,16 @@ if [ -z "$python" ]; then
 elif ! "$python" -c "import ensurepip, venv" >/dev/null 2>&1; then
   missing+=(python3-venv)
 fi
+# WeasyPrint (PDF exports) needs Pango and a font with Arial's metrics.
+ldconfig -p 2>/dev/null | grep -q 'libpangoft2-1.0.so.0' || missing+=(libpango-1.0-0 libpangoft2-1.0-0)
+[ -e /usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf ] || missing+=(fonts-liberation)
 have node || missing+=(nodejs)
 have npm || missing+=(npm)
 if [ "$purpose" = "test" ]; then
   have chromium || [ -x /usr/bin/chromium ] || missing+=(chromium)
+fi
+if [ "$purpose" = "bench" ]; then
+  have wrk || missing+=(wrk)
 fi
 
 [ ${#missing[@]} -eq 0 ] && exit 0

@@ -297,3 +297,9 @@ def sign_in(
         session=session, action=AuditAction.SIGN_IN, actor=actor_for(user), origin=origin, object_type=channel
     )
     return user
+
+
+def set_access_reason(*, session: Session, web_session: WebSession, reason: str) -> None:
+    """Remember, for the rest of this sign-in, why the user is opening records."""
+    web_session.access_reason = reason
+    session.flush()

@@ -301,3 +301,15 @@ def _read(
         version=concern.version,
         language_findings={name: found for name, found in findings.items() if found},
     )
+
+
+def recent_counts(
+    *, session: Session, actor: Actor, person_id: int, since: datetime
+) -> dict[tuple[str, str], int]:
+    """Entries per (context, kind) since a time, for the profile's at-a-glance view."""
+    rows = session.execute(
+        select(Concern.context, Concern.kind, func.count())
+        .where(Concern.young_person_id == person_id, Concern.occurred_at >= since, concerns_visible_to(actor))
+        .group_by(Concern.context, Concern.kind)
+    )
+    return {(str(context), str(kind)): int(count) for context, kind, count in rows}
