@@ -12,7 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.api import agencies, audit, concerns, health, language, users, young_people
+from app.api import agencies, audit, concerns, health, language, missing, persons, users, young_people
 from app.api import auth as auth_api
 from app.db import session_factory
 from app.deps import Public
@@ -25,12 +25,16 @@ from app.web import admin, pages, people
 from contexts.access import Permission
 from contexts.accounts.models import User
 from contexts.language.checker import load_rules
+from mapping import registry as model_registry
 
 STATIC_DIR = Path(__file__).parent / "web" / "static"
 PUBLIC_MOUNTS: dict[str, Permission] = {"/static": Permission.PUBLIC}
 """Mounted sub-apps and the permission each declares (the route walk test reads this)."""
 
 log = logging.getLogger("csmap")
+MODELS = model_registry.metadata
+"""Every table, domain and mapping alike: foreign keys such as concern.place_id resolve only if
+all models are imported before the first flush."""
 
 
 def refuse_demo_users_outside_demo(settings: Settings, factory: sessionmaker[Session]) -> None:
@@ -80,6 +84,8 @@ def create_app(settings: Settings | None = None, *, factory: sessionmaker[Sessio
         users.router,
         young_people.router,
         concerns.router,
+        persons.router,
+        missing.router,
         language.router,
         agencies.router,
         audit.router,

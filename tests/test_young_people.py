@@ -3,6 +3,7 @@
 from datetime import date, timedelta
 from typing import Any
 
+import httpx2
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -11,7 +12,7 @@ from sqlalchemy.orm import Session
 from contexts.access import Role
 from contexts.audit.models import AuditAction, AuditEvent
 from contexts.young_people.identifiers import nhs_number_is_valid
-from tests.conftest import World, bearer
+from tests.conftest import DEMO_PASSWORD, LiveServer, World, bearer
 
 REASON = {"X-Access-Reason": "allocated worker"}
 VALID_NHS = "943 476 5919"
@@ -207,3 +208,22 @@ def test_search_by_name_dob_and_identifiers(client: TestClient, world: World) ->
     assert ids(q="PR/77") == [jordan["id"]]
     assert ids(q="100%_") == []
     assert len(ids(date_of_birth=jordan["date_of_birth"])) == 2
+
+
+def test_served_app_records_a_young_person_and_a_concern_at_a_place(live_server: LiveServer) -> None:
+    base = live_server.url
+    token = httpx2.post(
+        f"{base}/api/token", data={"username": "demo-practitioner", "password": DEMO_PASSWORD}
+    )
+    head = {"Authorization": f"Bearer {token.json()['access_token']}", **REASON}
+    created = httpx2.post(f"{base}/api/young-people", json=person(confirm_not_duplicate=True), headers=head)
+    assert created.status_code == 201, created.text
+    entry = {
+        "context": "home",
+        "kind": "protective",
+        "category": "family-support",
+        "summary": "Aunt offers a safe place",
+        "occurred_at": (date.today() - timedelta(days=2)).isoformat(),
+    }
+    added = httpx2.post(f"{base}/api/young-people/{created.json()['id']}/concerns", json=entry, headers=head)
+    assert added.status_code == 201, added.text
