@@ -77,6 +77,8 @@ def _actor_from_cookie(request: Request, session: SessionDep, settings: Settings
     if web_session is None or user is None:
         raise NotAuthenticated("Your session has ended. Sign in again.")
     request.state.web_session = web_session
+    # Keep plain values too: error pages render after a rollback has expired the ORM object.
+    request.state.csrf_token = web_session.csrf_token
     if request.method not in SAFE_METHODS and not (
         csrf and secrets.compare_digest(csrf, web_session.csrf_token)
     ):
@@ -116,12 +118,6 @@ def public() -> Any:
 
     setattr(open_to_all, PERMISSION_ATTRIBUTE, Permission.PUBLIC)
     return Depends(open_to_all)
-
-
-def csrf_token_of(request: Request) -> str:
-    """The CSRF token of the signed-in web session (for forms)."""
-    web_session: WebSession | None = getattr(request.state, "web_session", None)
-    return web_session.csrf_token if web_session else ""
 
 
 Public = Annotated[None, public()]

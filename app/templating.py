@@ -40,14 +40,13 @@ def render(
     settings: Settings = request.app.state.settings
     environment: Environment = request.app.state.templates
     actor: Actor | None = getattr(request.state, "actor", None)
-    web_session = getattr(request.state, "web_session", None)
     page = environment.get_template(template).render(
         request=request,
         settings=settings,
         marking=settings.protective_marking,
         demo_mode=settings.demo_mode,
         actor=actor,
-        csrf_token=web_session.csrf_token if web_session else "",
+        csrf_token=getattr(request.state, "csrf_token", ""),
         csp_nonce=getattr(request.state, "csp_nonce", ""),
         **(context or {}),
     )

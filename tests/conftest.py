@@ -287,4 +287,5 @@ def live_server(cluster: Cluster) -> Iterator[LiveServer]:
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait(timeout=10)
+        shutil.copyfile(log, Path(tempfile.gettempdir()) / "csmap-last-live-server.log")
         shutil.rmtree(log.parent, ignore_errors=True)

@@ -85,7 +85,7 @@ def test_search_lists_matches(browser: TestClient) -> None:
     assert "1 young person found" in page.text
     assert "Jordan Ashdown" in page.text
     assert "0 young people found" in browser.get("/young-people?q=nobody", headers=HTML).text
-    bad = browser.get("/young-people?dob_day=31&dob_month=2&dob_year=2012", headers=HTML)
+    bad = browser.get("/young-people?dob-day=31&dob-month=2&dob-year=2012", headers=HTML)
     assert "Enter a real date" in bad.text
 
 
@@ -105,9 +105,9 @@ def test_add_a_young_person_with_errors_then_duplicate_warning(browser: TestClie
         "csrf_token": token,
         "given_name": "Riley",
         "family_name": "Dunmere",
-        "dob_day": "4",
-        "dob_month": "5",
-        "dob_year": str(year),
+        "dob-day": "4",
+        "dob-month": "5",
+        "dob-year": str(year),
         "nhs_number": "123",
         "flags": ["send"],
     }
@@ -229,9 +229,9 @@ def test_add_concern_form_warns_about_wording_and_saves_after_review(
         "category": "missing",
         "summary": "Keeps going missing at weekends",
         "detail": "",
-        "occurred_day": str(today.day),
-        "occurred_month": str(today.month),
-        "occurred_year": str(today.year),
+        "occurred-day": str(today.day),
+        "occurred-month": str(today.month),
+        "occurred-year": str(today.year),
         "occurred_precision": "day",
     }
     warned = browser.post(url, data=fields, headers=HTML)
@@ -256,9 +256,9 @@ def test_add_concern_form_names_missing_fields(browser: TestClient) -> None:
         url,
         data={
             "csrf_token": csrf_of(form.text),
-            "occurred_day": "",
-            "occurred_month": "",
-            "occurred_year": "",
+            "occurred-day": "",
+            "occurred-month": "",
+            "occurred-year": "",
         },
         headers=HTML,
     )

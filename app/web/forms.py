@@ -21,14 +21,16 @@ def date_from_parts(day: str, month: str, year: str) -> date | None:
         raise ValueError("Enter a real date") from impossible
 
 
-def error_list(field_errors: dict[str, str], order: tuple[str, ...]) -> list[dict[str, str]]:
-    """The GOV.UK error summary items, in the order the fields appear on the page."""
+def error_list(
+    field_errors: dict[str, str], order: tuple[str, ...], anchors: dict[str, str] | None = None
+) -> list[dict[str, str]]:
+    """The GOV.UK error summary items, in page order, each linking to its field's first input."""
 
     def rank(field: str) -> int:
         return order.index(field) if field in order else len(order)
 
     ranked = sorted(field_errors.items(), key=lambda item: rank(item[0]))
-    return [{"text": text, "href": f"#{field}"} for field, text in ranked]
+    return [{"text": text, "href": f"#{(anchors or {}).get(field, field)}"} for field, text in ranked]
 
 
 def first_errors(errors: list[dict[str, object]], aliases: dict[str, str] | None = None) -> dict[str, str]:

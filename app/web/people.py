@@ -118,16 +118,17 @@ def _dob_query(day: str, month: str, year: str) -> tuple[date | None, str | None
 def young_people_list(
     request: Request,
     actor: PeopleViewer,
+    _reason: AccessReason,
     session: SessionDep,
     origin: OriginDep,
     q: Annotated[str, Query(max_length=100)] = "",
-    dob_day: Annotated[str, Query(max_length=2)] = "",
-    dob_month: Annotated[str, Query(max_length=2)] = "",
-    dob_year: Annotated[str, Query(max_length=4)] = "",
+    dob_day: Annotated[str, Query(alias="dob-day", max_length=10)] = "",
+    dob_month: Annotated[str, Query(alias="dob-month", max_length=10)] = "",
+    dob_year: Annotated[str, Query(alias="dob-year", max_length=10)] = "",
     status: RecordStatus | None = None,
     page: Annotated[int, Query(ge=1, le=10_000)] = 1,
 ) -> Response:
-    """Search the young people the user may see."""
+    """Search the young people the user may see (the reason is asked on arrival, once per sign-in)."""
     born, dob_error = _dob_query(dob_day, dob_month, dob_year)
     people: list[Any] = []
     total = 0
@@ -217,7 +218,7 @@ def _person_form(
             "active_nav": "people",
             "values": values,
             "field_errors": field_errors,
-            "errors": error_list(field_errors, PERSON_FIELDS),
+            "errors": error_list(field_errors, PERSON_FIELDS, {"date_of_birth": "date_of_birth-day"}),
             "duplicates": duplicates or [],
             "genders": GENDER_LABELS,
         },
@@ -226,8 +227,8 @@ def _person_form(
 
 
 @router.get("/young-people/new")
-def new_person_form(request: Request, _: PeopleEditor) -> Response:
-    """Show the add-a-young-person form."""
+def new_person_form(request: Request, _: PeopleEditor, _reason: AccessReason) -> Response:
+    """Show the add-a-young-person form (the reason is asked first, so no typing is lost)."""
     return _person_form(request, {}, {})
 
 
@@ -242,9 +243,9 @@ def new_person_submit(
     given_name: Annotated[str, Form(max_length=200)] = "",
     family_name: Annotated[str, Form(max_length=200)] = "",
     preferred_name: Annotated[str, Form(max_length=200)] = "",
-    dob_day: Annotated[str, Form(max_length=10)] = "",
-    dob_month: Annotated[str, Form(max_length=10)] = "",
-    dob_year: Annotated[str, Form(max_length=10)] = "",
+    dob_day: Annotated[str, Form(alias="dob-day", max_length=10)] = "",
+    dob_month: Annotated[str, Form(alias="dob-month", max_length=10)] = "",
+    dob_year: Annotated[str, Form(alias="dob-year", max_length=10)] = "",
     gender: Annotated[str, Form(max_length=40)] = "",
     local_id: Annotated[str, Form(max_length=100)] = "",
     nhs_number: Annotated[str, Form(max_length=40)] = "",
@@ -539,7 +540,7 @@ def _concern_form(
             "person": person,
             "values": values,
             "field_errors": field_errors,
-            "errors": error_list(field_errors, CONCERN_FIELDS),
+            "errors": error_list(field_errors, CONCERN_FIELDS, {"occurred": "occurred-day"}),
             "findings": findings or {},
             "contexts": CONTEXT_LABELS,
             "kinds": KIND_LABELS,
@@ -588,9 +589,9 @@ def new_concern_submit(
     category: Annotated[str, Form(max_length=40)] = "",
     summary: Annotated[str, Form(max_length=1000)] = "",
     detail: Annotated[str, Form(max_length=20_000)] = "",
-    occurred_day: Annotated[str, Form(max_length=10)] = "",
-    occurred_month: Annotated[str, Form(max_length=10)] = "",
-    occurred_year: Annotated[str, Form(max_length=10)] = "",
+    occurred_day: Annotated[str, Form(alias="occurred-day", max_length=10)] = "",
+    occurred_month: Annotated[str, Form(alias="occurred-month", max_length=10)] = "",
+    occurred_year: Annotated[str, Form(alias="occurred-year", max_length=10)] = "",
     occurred_precision: Annotated[str, Form(max_length=20)] = "day",
     sensitivity: Annotated[str, Form(max_length=20)] = "partnership",
     wording_reviewed: Annotated[str, Form(max_length=10)] = "",
