@@ -2,11 +2,12 @@
 
 import uuid
 
+import httpx2
 import pytest
 from playwright.sync_api import Dialog, Page, expect
 
 from tests.browser.test_pages import assert_accessible, assert_marked, sign_in_as
-from tests.conftest import LiveServer
+from tests.conftest import DEMO_PASSWORD, LiveServer
 
 pytestmark = pytest.mark.browser
 SCRIPT = "<script>window.__xss = 1; alert('xss')</script><img src=x onerror=\"window.__xss=1\">"
@@ -80,8 +81,21 @@ def test_practitioner_records_a_young_person_and_their_chronology(
 
 
 def test_other_agency_practitioner_cannot_see_it(page: Page, live_server: LiveServer) -> None:
+    token = httpx2.post(
+        f"{live_server.url}/api/token", data={"username": "demo-practitioner", "password": DEMO_PASSWORD}
+    ).json()["access_token"]
+    created = httpx2.post(
+        f"{live_server.url}/api/young-people",
+        json={
+            "given_name": "Sky",
+            "family_name": f"Test{uuid.uuid4().hex[:6]}",
+            "date_of_birth": "2011-02-03",
+        },
+        headers={"Authorization": f"Bearer {token}", "X-Access-Reason": "browser test"},
+    )
+    assert created.status_code == 201, created.text
     sign_in_as(page, live_server, "demo-practitioner-2")
-    page.goto("/young-people/1")
+    page.goto(f"/young-people/{created.json()['id']}")
     page.get_by_label("Duty enquiry").check()
     page.get_by_role("button", name="Continue").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Page not found")
