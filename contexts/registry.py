@@ -5,6 +5,8 @@ from contexts.agencies import models as agencies_models
 from contexts.audit import models as audit_models
 from contexts.base import Base
 from contexts.concerns import models as concerns_models
+from contexts.missing import models as missing_models
+from contexts.persons import models as persons_models
 from contexts.young_people import models as young_people_models
 
 APPEND_ONLY_TABLES = frozenset({"audit_event"})
@@ -19,5 +21,7 @@ __all__ = [
     "audit_models",
     "concerns_models",
     "metadata",
+    "missing_models",
+    "persons_models",
     "young_people_models",
 ]

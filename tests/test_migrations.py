@@ -17,6 +17,11 @@ EXPECTED_TABLES = {
     "concern_category",
     "concern",
     "concern_revision",
+    "person_of_concern",
+    "person_link",
+    "concern_person",
+    "missing_episode",
+    "missing_episode_concern",
     "alembic_version",
 }
 

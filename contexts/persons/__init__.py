@@ -1,0 +1,1 @@
+"""Persons of concern and the links between people, each with its provenance."""
