@@ -12,7 +12,18 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.api import agencies, audit, concerns, health, language, missing, persons, users, young_people
+from app.api import (
+    agencies,
+    assessments,
+    audit,
+    concerns,
+    health,
+    language,
+    missing,
+    persons,
+    users,
+    young_people,
+)
 from app.api import auth as auth_api
 from app.db import session_factory
 from app.deps import Public
@@ -86,6 +97,7 @@ def create_app(settings: Settings | None = None, *, factory: sessionmaker[Sessio
         concerns.router,
         persons.router,
         missing.router,
+        assessments.router,
         language.router,
         agencies.router,
         audit.router,

@@ -50,6 +50,10 @@ class Settings(BaseSettings):
         default=(-6.5, 49.8, 2.0, 55.9),
         description="Deployment area as [min lon, min lat, max lon, max lat] (default England and Wales).",
     )
+    risk_categories: list[str] = Field(
+        default=["at risk", "significant risk", "serious risk"],
+        description="Local risk categories a practitioner may choose (never computed).",
+    )
     language_rules_file: Path | None = Field(
         default=None, description="An administrator's extra language rules (JSON), added to the shipped ones."
     )

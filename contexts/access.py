@@ -46,11 +46,19 @@ class Permission(enum.StrEnum):
     VIEW_AUDIT = "view_audit"
     VIEW_PEOPLE = "view_people"
     EDIT_PEOPLE = "edit_people"
+    SIGN_OFF_ASSESSMENTS = "sign_off_assessments"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.PRACTITIONER: frozenset({Permission.SIGNED_IN, Permission.VIEW_PEOPLE, Permission.EDIT_PEOPLE}),
-    Role.SUPERVISOR: frozenset({Permission.SIGNED_IN, Permission.VIEW_PEOPLE, Permission.EDIT_PEOPLE}),
+    Role.SUPERVISOR: frozenset(
+        {
+            Permission.SIGNED_IN,
+            Permission.VIEW_PEOPLE,
+            Permission.EDIT_PEOPLE,
+            Permission.SIGN_OFF_ASSESSMENTS,
+        }
+    ),
     Role.ANALYST: frozenset({Permission.SIGNED_IN}),
     Role.NEIGHBOURHOOD: frozenset({Permission.SIGNED_IN}),
     Role.AGENCY_ADMIN: frozenset({Permission.SIGNED_IN, Permission.MANAGE_USERS, Permission.VIEW_AUDIT}),

@@ -2,6 +2,7 @@
 
 from contexts.accounts import models as accounts_models
 from contexts.agencies import models as agencies_models
+from contexts.assessments import models as assessments_models
 from contexts.audit import models as audit_models
 from contexts.base import Base
 from contexts.concerns import models as concerns_models
@@ -18,6 +19,7 @@ __all__ = [
     "APPEND_ONLY_TABLES",
     "accounts_models",
     "agencies_models",
+    "assessments_models",
     "audit_models",
     "concerns_models",
     "metadata",

@@ -22,6 +22,10 @@ EXPECTED_TABLES = {
     "concern_person",
     "missing_episode",
     "missing_episode_concern",
+    "risk_assessment",
+    "assessment_indicator",
+    "assessment_protective_factor",
+    "assessment_action",
     "alembic_version",
 }
 

@@ -1,0 +1,1 @@
+"""Risk assessment as structured professional judgement: evidence, weighting, judgement, plan."""
