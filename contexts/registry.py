@@ -6,6 +6,7 @@ from contexts.assessments import models as assessments_models
 from contexts.audit import models as audit_models
 from contexts.base import Base
 from contexts.concerns import models as concerns_models
+from contexts.language import models as language_models
 from contexts.missing import models as missing_models
 from contexts.persons import models as persons_models
 from contexts.young_people import models as young_people_models
@@ -22,6 +23,7 @@ __all__ = [
     "assessments_models",
     "audit_models",
     "concerns_models",
+    "language_models",
     "metadata",
     "missing_models",
     "persons_models",

@@ -26,6 +26,7 @@ EXPECTED_TABLES = {
     "assessment_indicator",
     "assessment_protective_factor",
     "assessment_action",
+    "language_flag_count",
     "alembic_version",
 }
 

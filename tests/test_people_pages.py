@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from fastapi.testclient import TestClient
 from pypdf import PdfReader
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from contexts.audit.models import AuditAction, AuditEvent
@@ -279,3 +279,44 @@ def test_other_agency_cannot_open_pages(client: TestClient, world: World) -> Non
     client.post("/reason", data={"csrf_token": csrf_of(form.text), "choice": "Duty enquiry"}, headers=HTML)
     assert client.get(f"/young-people/{person['id']}", headers=HTML).status_code == 404
     assert client.get(f"/young-people/{person['id']}/chronology.csv", headers=HTML).status_code == 404
+
+
+def test_home_lists_overdue_return_interviews_reviews_and_flagged_wording(
+    client: TestClient, world: World, db_session: Session
+) -> None:
+    from contexts.assessments.models import RiskAssessment
+    from tests.test_assessments import assessment
+
+    head = headers(client, "user-practitioner")
+    person = create(client, head)
+    found = datetime.now(UTC) - timedelta(days=4)
+    episode = {
+        "missing_from_address": "Children's home",
+        "missing_since": (found - timedelta(hours=10)).isoformat(),
+        "reported_at": (found - timedelta(hours=9)).isoformat(),
+        "found_at": found.isoformat(),
+    }
+    created = client.post(f"/api/young-people/{person['id']}/missing-episodes", json=episode, headers=head)
+    assert created.status_code == 201, created.text
+    body = client.post(
+        f"/api/young-people/{person['id']}/assessments",
+        json=assessment(submit=True, judgement="She keeps going missing."),
+        headers=head,
+    ).json()
+    signed = client.post(
+        f"/api/assessments/{body['id']}/sign-off",
+        json={"version": body["version"]},
+        headers=headers(client, "user-supervisor"),
+    )
+    assert signed.status_code == 200
+    db_session.execute(
+        update(RiskAssessment).values(review_date=datetime.now(UTC).date() - timedelta(days=2))
+    )
+    web_sign_in(client, "user-practitioner")
+    page = client.get("/", headers=HTML).text
+    assert "Return interviews overdue" in page
+    assert page.count("Jordan Ashdown") == 2
+    web_sign_in(client, "user-supervisor")
+    supervisor_page = client.get("/", headers=HTML).text
+    assert "Wording flagged in saved records" in supervisor_page
+    assert re.search(r"Test agency first</td>\s*<td[^>]*>1</td>", supervisor_page)

@@ -58,6 +58,7 @@ def create(
         person_id=person_id,
         data=data,
         categories=categories,
+        rules=rules,
     )
     return read_assessment(session=session, assessment=assessment, rules=rules)
 
@@ -113,6 +114,7 @@ def replace(
         assessment_id=assessment_id,
         data=data,
         categories=categories,
+        rules=rules,
     )
     return read_assessment(session=session, assessment=assessment, rules=rules)
 

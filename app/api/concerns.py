@@ -48,7 +48,14 @@ def create_concern(
 ) -> ConcernRead:
     """Add a concern or protective factor; wording to review comes back in `language_findings`."""
     concern = add_concern(
-        session=session, actor=actor, origin=origin, reason=reason, person_id=person_id, data=data, area=area
+        session=session,
+        actor=actor,
+        origin=origin,
+        reason=reason,
+        person_id=person_id,
+        data=data,
+        area=area,
+        rules=rules,
     )
     return read_concerns(session=session, concerns=[concern], rules=rules)[0]
 
@@ -109,7 +116,13 @@ def change_concern(
 ) -> ConcernRead:
     """Change an entry your agency recorded; send the version you read (409 if stale)."""
     concern = update_concern(
-        session=session, actor=actor, origin=origin, reason=reason, concern_id=concern_id, data=data
+        session=session,
+        actor=actor,
+        origin=origin,
+        reason=reason,
+        concern_id=concern_id,
+        data=data,
+        rules=rules,
     )
     return read_concerns(session=session, concerns=[concern], rules=rules)[0]
 

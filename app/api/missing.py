@@ -49,7 +49,14 @@ def create(
 ) -> MissingEpisodeRead:
     """Record a missing episode; wording to review comes back in `language_findings`."""
     episode = create_episode(
-        session=session, actor=actor, origin=origin, reason=reason, person_id=person_id, data=data, area=area
+        session=session,
+        actor=actor,
+        origin=origin,
+        reason=reason,
+        person_id=person_id,
+        data=data,
+        area=area,
+        rules=rules,
     )
     return read_episodes(session=session, actor=actor, episodes=[episode], rules=rules)[0]
 
@@ -143,6 +150,7 @@ def update(
         episode_id=episode_id,
         data=data,
         area=area,
+        rules=rules,
     )
     return read_episodes(session=session, actor=actor, episodes=[episode], rules=rules)[0]
 

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
+from markupsafe import escape
 from sqlalchemy import func, select
 
 from app.auth import (
@@ -20,14 +21,17 @@ from app.auth import (
 from app.db import SessionDep
 from app.deps import OriginDep, Public, SettingsDep, SignedIn, lockout_policy
 from app.templating import render
-from contexts.access import ROLE_LABELS, Actor, Role, manageable_by
+from contexts.access import ROLE_LABELS, Actor, Permission, Role, can, manageable_by
 from contexts.accounts.models import User
 from contexts.accounts.service import end_web_session, now_utc, sign_in, start_web_session
 from contexts.agencies.models import AGENCY_KIND_LABELS, Agency
 from contexts.agencies.service import list_agencies
+from contexts.assessments.service import awaiting_sign_off, overdue_reviews
 from contexts.audit.models import AuditAction
-from contexts.audit.service import own_sign_ins, record_event
+from contexts.audit.service import RequestOrigin, own_sign_ins, record_event
 from contexts.errors import AccountLocked, AuthenticationFailed
+from contexts.language.service import monthly_counts
+from contexts.missing.service import overdue_return_interviews
 
 router = APIRouter(include_in_schema=False)
 
@@ -207,13 +211,49 @@ def _user_counts(session: SessionDep, actor: Actor) -> dict[str, int]:
     }
 
 
+def _casework(session: SessionDep, actor: Actor, origin: RequestOrigin) -> dict[str, object]:
+    """What needs doing now: overdue return interviews and reviews, sign-offs, flagged wording."""
+    if not can(actor, Permission.VIEW_PEOPLE):
+        return {}
+    interviews = overdue_return_interviews(session, actor, origin=origin)[:20]
+    reviews = overdue_reviews(session=session, actor=actor)[:20]
+    work: dict[str, object] = {
+        "interview_rows": [
+            [
+                {"html": _person_link(i.young_person_id, f"{i.given_name} {i.family_name}")},
+                {"text": f"{i.found_at:%d %b %Y %H:%M}"},
+                {"text": f"{i.hours_overdue:.0f} hours"},
+            ]
+            for i in interviews
+        ],
+        "review_rows": [
+            [{"html": _person_link(r.young_person_id, r.name)}, {"text": f"{r.review_date:%d %b %Y}"}]
+            for r in reviews
+        ],
+    }
+    if can(actor, Permission.SIGN_OFF_ASSESSMENTS):
+        work["awaiting_sign_off"] = awaiting_sign_off(session=session, actor=actor)
+        since = (now_utc() - timedelta(days=365)).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        work["flag_rows"] = [
+            [{"text": f"{month:%B %Y}"}, {"text": agency}, {"text": str(count), "format": "numeric"}]
+            for month, agency, count in monthly_counts(session=session, since=since)
+        ]
+    return work
+
+
+def _person_link(person_id: int, name: str) -> str:
+    """An escaped link to a young person's profile."""
+    return f'<a class="govuk-link" href="/young-people/{person_id}">{escape(name)}</a>'
+
+
 @router.get("/")
-def home(request: Request, actor: SignedIn, session: SessionDep) -> Response:
+def home(request: Request, actor: SignedIn, session: SessionDep, origin: OriginDep) -> Response:
     """The signed-in user's home page, led by their main role."""
     agency = session.get(Agency, actor.agency_id)
     roles = [role for role in ROLE_PRIORITY if role in actor.roles]
     sign_ins = own_sign_ins(session=session, actor=actor)
     context = {
+        **_casework(session, actor, origin),
         "active_nav": "home",
         "agency": agency,
         "primary_role": primary_role(actor),

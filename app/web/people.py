@@ -667,6 +667,7 @@ def new_concern_submit(
             person_id=person.id,
             data=data,
             area=area,
+            rules=rules,
         )
     except InvalidInput as problem:
         return _concern_form(

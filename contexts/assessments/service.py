@@ -35,6 +35,7 @@ from contexts.concerns.models import Concern, Context
 from contexts.errors import AccessDenied, Conflict, InvalidInput, NotFound
 from contexts.language.checker import Rule, check_text
 from contexts.language.schemas import LanguageFinding
+from contexts.language.service import note_flags
 from contexts.young_people.models import YoungPerson
 from contexts.young_people.service import get_young_person
 
@@ -117,6 +118,20 @@ def _fill(assessment: RiskAssessment, data: AssessmentCreate, review: date) -> N
         assessment.submitted_at = now_utc()
 
 
+def _note_flags(session: Session, actor: Actor, assessment: RiskAssessment, rules: Sequence[Rule]) -> None:
+    """Count flagged wording kept in the judgement, evidence and protective factors."""
+    texts = [assessment.judgement, *(i.evidence for i in assessment.indicators)]
+    texts += [p.description for p in assessment.protective_factors]
+    note_flags(
+        session=session,
+        actor=actor,
+        record_type="risk_assessment",
+        record_id=assessment.id,
+        texts=texts,
+        rules=rules,
+    )
+
+
 def create_assessment(
     *,
     session: Session,
@@ -126,6 +141,7 @@ def create_assessment(
     person_id: int,
     data: AssessmentCreate,
     categories: Sequence[str] = DEFAULT_LOCAL_CATEGORIES,
+    rules: Sequence[Rule] = (),
 ) -> RiskAssessment:
     """Start an assessment for a young person of the actor's agency; past ones stay."""
     ensure(actor, Permission.EDIT_PEOPLE)
@@ -148,6 +164,7 @@ def create_assessment(
     session.add(assessment)
     session.flush()
     _audit(session, actor, origin, AuditAction.CREATE, reason, assessment.id)
+    _note_flags(session, actor, assessment, rules)
     return assessment
 
 
@@ -183,6 +200,7 @@ def update_assessment(
     assessment_id: int,
     data: AssessmentUpdate,
     categories: Sequence[str] = DEFAULT_LOCAL_CATEGORIES,
+    rules: Sequence[Rule] = (),
 ) -> RiskAssessment:
     """Rewrite a draft or submitted assessment; signed-off ones stay as they were."""
     ensure(actor, Permission.EDIT_PEOPLE)
@@ -199,6 +217,7 @@ def update_assessment(
     _fill(assessment, data, review)
     session.flush()
     _audit(session, actor, origin, AuditAction.UPDATE, reason, assessment.id)
+    _note_flags(session, actor, assessment, rules)
     return assessment
 
 

@@ -1,5 +1,6 @@
 """Concern services: add, change (with history), list a chronology; scoped and audited."""
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
@@ -24,6 +25,7 @@ from contexts.concerns.schemas import (
 from contexts.errors import AccessDenied, Conflict, InvalidInput, NotFound
 from contexts.language.checker import Rule, check_text
 from contexts.language.schemas import LanguageFinding
+from contexts.language.service import note_flags
 from contexts.young_people.schemas import Coordinates
 from contexts.young_people.service import Area, get_young_person
 
@@ -76,6 +78,7 @@ def add_concern(
     person_id: int,
     data: ConcernCreate,
     area: Area,
+    rules: Sequence[Rule] = (),
 ) -> Concern:
     """Add an entry to a young person's chronology."""
     ensure(actor, Permission.EDIT_PEOPLE)
@@ -103,6 +106,14 @@ def add_concern(
     session.add(concern)
     session.flush()
     _audit(session, actor, origin, AuditAction.CREATE, reason, concern.id)
+    note_flags(
+        session=session,
+        actor=actor,
+        record_type="concern",
+        record_id=concern.id,
+        texts=(concern.summary, concern.detail),
+        rules=rules,
+    )
     return concern
 
 
@@ -131,6 +142,7 @@ def update_concern(
     reason: str,
     concern_id: int,
     data: ConcernUpdate,
+    rules: Sequence[Rule] = (),
 ) -> Concern:
     """Change an entry of your own agency, keeping a revision; a stale version changes nothing."""
     ensure(actor, Permission.EDIT_PEOPLE)
@@ -161,6 +173,14 @@ def update_concern(
         )
     )
     _audit(session, actor, origin, AuditAction.UPDATE, reason, concern.id)
+    note_flags(
+        session=session,
+        actor=actor,
+        record_type="concern",
+        record_id=concern.id,
+        texts=(concern.summary, concern.detail),
+        rules=rules,
+    )
     return concern
 
 

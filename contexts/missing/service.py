@@ -19,6 +19,7 @@ from contexts.concerns.service import concerns_visible_to
 from contexts.errors import AccessDenied, Conflict, InvalidInput, NotFound
 from contexts.language.checker import Rule, check_text
 from contexts.language.schemas import LanguageFinding
+from contexts.language.service import note_flags
 from contexts.missing.models import RETURN_INTERVIEW_HOURS, MissingEpisode, MissingEpisodeConcern
 from contexts.missing.schemas import (
     MissingEpisodeCreate,
@@ -133,6 +134,7 @@ def create_episode(
     person_id: int,
     data: MissingEpisodeCreate,
     area: Area,
+    rules: Sequence[Rule] = (),
 ) -> MissingEpisode:
     """Record a missing episode for a young person."""
     ensure(actor, Permission.EDIT_PEOPLE)
@@ -148,6 +150,14 @@ def create_episode(
     session.add(episode)
     session.flush()
     _audit(session, actor, origin, AuditAction.CREATE, reason, episode.id)
+    note_flags(
+        session=session,
+        actor=actor,
+        record_type="missing_episode",
+        record_id=episode.id,
+        texts=(episode.notes, episode.found_with),
+        rules=rules,
+    )
     return episode
 
 
@@ -189,6 +199,7 @@ def update_episode(
     episode_id: int,
     data: MissingEpisodeUpdate,
     area: Area,
+    rules: Sequence[Rule] = (),
 ) -> MissingEpisode:
     """Change an episode (such as recording when found); a stale version changes nothing."""
     episode = _own_episode(session, actor, episode_id)
@@ -214,6 +225,14 @@ def update_episode(
         setattr(episode, name, value)
     session.flush()
     _audit(session, actor, origin, AuditAction.UPDATE, reason, episode.id)
+    note_flags(
+        session=session,
+        actor=actor,
+        record_type="missing_episode",
+        record_id=episode.id,
+        texts=(episode.notes, episode.found_with),
+        rules=rules,
+    )
     return episode
 
 
@@ -335,15 +354,16 @@ def overdue_return_interviews_page(
                 hours_overdue=round((now - due).total_seconds() / 3600, 1),
             )
         )
-    _audit(
-        session,
-        actor,
-        origin or RequestOrigin(),
-        AuditAction.VIEW,
-        None,
-        f"{len(items)} shown",
-        "overdue_return_interviews",
-    )
+    if items:  # an empty list shows nobody: nothing to account for
+        _audit(
+            session,
+            actor,
+            origin or RequestOrigin(),
+            AuditAction.VIEW,
+            None,
+            f"{len(items)} shown",
+            "overdue_return_interviews",
+        )
     return items, total
 
 
