@@ -59,6 +59,7 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(envvar="PORT", help="Port to listen on")] = 8000,
     proxy_headers: Annotated[bool, typer.Option(help="Trust X-Forwarded-* from the proxy")] = False,
+    workers: Annotated[int, typer.Option(min=1, max=32, help="Worker processes (one per core)")] = 1,
 ) -> None:
     """Serve the web app and API."""
     import uvicorn
@@ -69,6 +70,7 @@ def serve(
         host=host,
         port=port,
         proxy_headers=proxy_headers,
+        workers=workers,
         access_log=False,
         log_config=None,
         timeout_graceful_shutdown=10,

@@ -19,8 +19,10 @@ def make_engine(url: str) -> Engine:
     return create_engine(
         url,
         pool_pre_ping=True,
+        # Sync routes run on AnyIO's 40 worker threads; let each of them hold a connection, or
+        # requests queue for the pool while holding a thread and time out under load.
         pool_size=10,
-        max_overflow=10,
+        max_overflow=30,
         pool_timeout=10,
         connect_args={"connect_timeout": 5, "application_name": "csmap"},
     )

@@ -320,3 +320,27 @@ def test_home_lists_overdue_return_interviews_reviews_and_flagged_wording(
     supervisor_page = client.get("/", headers=HTML).text
     assert "Wording flagged in saved records" in supervisor_page
     assert re.search(r"Test agency first</td>\s*<td[^>]*>1</td>", supervisor_page)
+
+
+def test_profile_shows_latest_judgement_missing_episodes_and_open_actions(browser: TestClient) -> None:
+    from tests.test_assessments import assessment
+
+    head = headers(browser, "user-practitioner")
+    person = create(browser, head)
+    assert "No risk assessment yet." in browser.get(f"/young-people/{person['id']}", headers=HTML).text
+    browser.post(f"/api/young-people/{person['id']}/assessments", json=assessment(), headers=head)
+    since = datetime.now(UTC) - timedelta(hours=5)
+    browser.post(
+        f"/api/young-people/{person['id']}/missing-episodes",
+        json={
+            "missing_from_address": "Home",
+            "missing_since": since.isoformat(),
+            "reported_at": since.isoformat(),
+        },
+        headers=head,
+    )
+    page = browser.get(f"/young-people/{person['id']}", headers=HTML).text
+    assert "Significant risk" in page
+    assert "Still missing" in page
+    assert "Visit the hotel" in page
+    assert "Open actions" in page

@@ -17,14 +17,16 @@ from app.web.chronology import KIND_LABELS, layout
 from app.web.forms import date_from_parts, error_list, first_errors
 from contexts.accounts.models import WebSession
 from contexts.accounts.service import set_access_reason
+from contexts.assessments.service import latest_assessment
 from contexts.audit.models import AuditAction
 from contexts.audit.service import record_event
 from contexts.concerns.export import chronology_csv
 from contexts.concerns.models import CONTEXT_LABELS, ConcernKind, Context, DatePrecision
 from contexts.concerns.schemas import ChronologyFilter, ConcernCreate, ConcernRead
-from contexts.concerns.service import add_concern, categories, chronology, read_concerns, recent_counts
+from contexts.concerns.service import add_concern, categories, chronology_entries, recent_counts
 from contexts.errors import InvalidInput
 from contexts.language.checker import check_text
+from contexts.missing.service import episodes_of
 from contexts.young_people.models import Gender, RecordStatus
 from contexts.young_people.schemas import YoungPersonCreate
 from contexts.young_people.service import (
@@ -337,6 +339,10 @@ def profile(
         for context, row in by_context.items()
     ]
     most = max((sum(row) for row in by_context.values()), default=0) or 1
+    latest = latest_assessment(session=session, actor=actor, person_id=person.id)
+    episodes, episode_total = episodes_of(
+        session=session, actor=actor, origin=origin, reason=reason, person_id=person.id, limit=3
+    )
     return render(
         request,
         "people/profile.html",
@@ -346,6 +352,12 @@ def profile(
             "glance": glance,
             "most": most,
             "kind_labels": [KIND_LABELS[kind] for kind in ConcernKind],
+            "latest": latest,
+            "open_actions": [a for a in latest.actions if a.done_at is None] if latest else [],
+            "episodes": episodes,
+            "episode_total": episode_total,
+            "context_labels": CONTEXT_LABELS,
+            "today": date.today(),
             "reason": reason,
             "genders": GENDER_LABELS,
         },
@@ -375,10 +387,10 @@ def _load_chronology(
     session: SessionDep, actor: Any, origin: Any, reason: str, person_id: int, filters: ChronologyFilter
 ) -> list[ConcernRead]:
     """Read the (filtered) chronology for a page or an export."""
-    concerns, _ = chronology(
+    entries, _ = chronology_entries(
         session=session, actor=actor, origin=origin, reason=reason, person_id=person_id, filters=filters
     )
-    return read_concerns(session=session, concerns=concerns)
+    return entries
 
 
 @router.get("/young-people/{person_id}/chronology")

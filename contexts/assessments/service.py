@@ -396,3 +396,13 @@ def read_assessment(
         version=assessment.version,
         language_findings={name: found for name, found in findings.items() if found},
     )
+
+
+def latest_assessment(*, session: Session, actor: Actor, person_id: int) -> RiskAssessment | None:
+    """The young person's most recent assessment the actor may see, if any."""
+    return session.scalar(
+        select(RiskAssessment)
+        .where(RiskAssessment.young_person_id == person_id, visible_to(actor, RiskAssessment.agency_id))
+        .order_by(RiskAssessment.created_at.desc(), RiskAssessment.id.desc())
+        .limit(1)
+    )

@@ -76,6 +76,14 @@ class YoungPerson(TimestampMixin, Base):
             postgresql_ops={"full_name": "gin_trgm_ops"},
         ),
         Index("uq_young_person_agency_local_id", "agency_id", "local_id", unique=True),
+        Index(
+            "ix_young_person_preferred_name_trgm",
+            "preferred_name",
+            postgresql_using="gin",
+            postgresql_ops={"preferred_name": "gin_trgm_ops"},
+        ),
+        Index("ix_young_person_local_id", "local_id"),
+        Index("ix_young_person_police_reference", "police_reference"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

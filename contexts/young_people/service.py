@@ -175,6 +175,11 @@ def open_young_person(
     return person
 
 
+def _escape_like(text: str) -> str:
+    """Make LIKE wildcards in typed text match literally."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def _search(
     actor: Actor, text: str | None, born: date | None, status: RecordStatus | None
 ) -> Select[YoungPerson]:
@@ -186,7 +191,7 @@ def _search(
             or_(
                 YoungPerson.full_name.op("%")(term),
                 YoungPerson.full_name.contains(term, autoescape=True),
-                func.lower(YoungPerson.preferred_name) == term,
+                YoungPerson.preferred_name.ilike(_escape_like(term), escape="\\"),
                 YoungPerson.local_id == text.strip(),
                 YoungPerson.nhs_number == text.replace(" ", ""),
                 YoungPerson.police_reference == text.strip(),
