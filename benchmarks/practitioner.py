@@ -139,7 +139,7 @@ def serving(cluster: Cluster, database: str, workdir: Path) -> Iterator[Server]:
     }
     with log.open("wb") as sink:
         process = subprocess.Popen(
-            [sys.executable, "-m", "app", "serve", "--port", str(port)],
+            [sys.executable, "-m", "app", "serve", "--port", str(port), "--workers", str(SERVER_WORKERS)],
             env=env,
             cwd=ROOT,
             stdout=subprocess.DEVNULL,
@@ -431,6 +431,10 @@ def run(cluster: Cluster, workdir: Path, console: Console, size: DemoSize) -> No
                     f"[dim]Load average (1 min) before/after: {before:.1f}/{os.getloadavg()[0]:.1f} "
                     f"on {os.cpu_count()} cores[/]"
                 )
+
+
+SERVER_WORKERS = int(os.environ.get("CSMAP_BENCH_WORKERS", "2"))
+"""Worker processes for the served app: one per core on this 2-core machine."""
 
 
 def main() -> None:
