@@ -32,7 +32,9 @@ from app.logs import configure_logging
 from app.middleware import BodyLimitMiddleware, RequestContextMiddleware, SecurityHeadersMiddleware
 from app.settings import InsecureSettings, Settings, get_settings
 from app.templating import build_environment
-from app.web import admin, pages, people
+from app.web import admin, links, pages, people
+from app.web import assessments as assessment_pages
+from app.web import missing as missing_pages
 from contexts.access import Permission
 from contexts.accounts.models import User
 from contexts.language.checker import load_rules
@@ -104,6 +106,9 @@ def create_app(settings: Settings | None = None, *, factory: sessionmaker[Sessio
         pages.router,
         admin.router,
         people.router,
+        assessment_pages.router,
+        missing_pages.router,
+        links.router,
     ):
         app.include_router(router)
 
