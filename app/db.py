@@ -12,6 +12,11 @@ from app.settings import Settings
 from contexts.audit.models import AuditAction
 from contexts.audit.service import RequestOrigin, record_event
 from contexts.errors import AccessDenied
+from mapping import registry as model_registry
+
+MODELS = model_registry.metadata
+"""Every table, domain and mapping alike, imported wherever the app or the command line opens a
+session: foreign keys such as missing_episode.missing_from_place_id resolve only then."""
 
 
 def make_engine(url: str) -> Engine:

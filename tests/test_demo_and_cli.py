@@ -446,3 +446,30 @@ def test_bulk_load_as_owner_restores_every_key_and_index(
         assert analysed == 3
     engine.dispose()
     assert schema_of(fresh_database) == before
+
+
+def test_demo_has_missing_episodes_and_signed_off_assessments(db_session: Session) -> None:
+    from contexts.assessments.models import AssessmentStatus, RiskAssessment
+    from contexts.missing.models import MissingEpisode
+
+    build_demo(session=db_session, size=DemoSize.SMALL, seed=3, password="demo-password-2026")
+    episodes = db_session.scalars(select(MissingEpisode)).all()
+    assessments = db_session.scalars(select(RiskAssessment)).all()
+    assert len(episodes) >= 20
+    assert len(assessments) >= 15
+    assert all(e.reported_at is not None and e.reported_at >= e.missing_since for e in episodes)
+    assert all(e.found_at is None or e.found_at >= e.missing_since for e in episodes)
+    signed = [a for a in assessments if a.status is AssessmentStatus.SIGNED_OFF]
+    assert signed
+    assert all(a.signed_off_by_id != a.author_id for a in signed)
+    assert all(sum(a.weights().values()) == 100 for a in assessments)
+    assert all(a.indicators and a.actions for a in assessments)
+
+
+def test_casework_wording_raises_no_language_flag() -> None:
+    from contexts.demo.casework import all_texts
+    from contexts.language.checker import check_text, load_rules
+
+    rules = load_rules()
+    flagged = {text: [f.phrase for f in check_text(text, rules)] for text in all_texts()}
+    assert {text: found for text, found in flagged.items() if found} == {}

@@ -30,6 +30,7 @@ from contexts.accounts.models import User, WebSession
 from contexts.accounts.passwords import hash_password
 from contexts.agencies.models import Agency, AgencyKind
 from contexts.demo.borough import BOROUGH, BOROUGH_AREA, PlaceRow, generate_places
+from contexts.demo.casework import Casework, add_casework
 from contexts.demo.generate import (
     CONCERN_COLUMNS,
     DESIGNATED_LOCAL_ID,
@@ -180,8 +181,19 @@ def build_demo(
     report.phase("concerns", scale.concerns)
     with _bulk(connection, "concern", scale.concerns, report):
         _copy(connection, "concern", CONCERN_COLUMNS, _chronology_rows(chronologies, people), report)
+    by_name = {user.username: user.id for user in users}
+    plan = Casework(
+        episodes=max(20, len(people) // 20),
+        assessments=max(15, len(people) // 30),
+        authors={
+            agencies[0].id: by_name["demo-practitioner"],
+            agencies[1].id: by_name["demo-practitioner-2"],
+        },
+        signers={agencies[0].id: by_name["demo-supervisor"], agencies[1].id: by_name["demo-supervisor-2"]},
+    )
+    add_casework(session, random.Random(f"{seed}:casework"), people, places, plan, anchor)
     report.phase("analyse", 1)
-    connection.execute("ANALYZE place, young_person, concern")
+    connection.execute("ANALYZE place, young_person, concern, missing_episode, risk_assessment")
     seconds = clock.perf_counter() - started
     report.finish(
         f"{BOROUGH} (fictional) built in {seconds:.1f} s: {len(places):,} places, "
