@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, time
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy import select
@@ -467,31 +467,47 @@ def new_episode_form(
     )
 
 
-def _posted(
-    missing_since_day: str,
-    missing_since_month: str,
-    missing_since_year: str,
-    missing_since_time: str,
-    reported_at_day: str,
-    reported_at_month: str,
-    reported_at_year: str,
-    reported_at_time: str,
-    found_at_day: str,
-    found_at_month: str,
-    found_at_year: str,
-    found_at_time: str,
-    return_interview_day: str,
-    return_interview_month: str,
-    return_interview_year: str,
-    return_interview_time: str,
-) -> dict[str, str]:
-    """The date and time boxes keyed by their form names."""
-    boxes = locals()
-    return {
-        f"{name}-{part}": boxes[f"{name}_{part}"]
-        for name in MOMENTS
-        for part in ("day", "month", "year", "time")
-    }
+TEXT_FIELDS = (
+    "missing_from_place_id",
+    "missing_from_address",
+    "found_place_id",
+    "found_address",
+    "found_with",
+    "notes",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PostedEpisode:
+    """What the episode form sent: text fields and date boxes by form name, ticks and choices."""
+
+    fields: dict[str, str]
+    declined: bool
+    concerns: list[str]
+    wording_reviewed: bool
+
+
+async def posted_episode(request: Request) -> PostedEpisode:
+    """Read the episode form once for both the add and the change handlers.
+
+    Lengths are checked by the episode schema, which re-renders the form naming the field.
+    """
+    form = await request.form()
+
+    def text(name: str) -> str:
+        value = form.get(name)
+        return value if isinstance(value, str) else ""
+
+    boxes = [f"{name}-{part}" for name in MOMENTS for part in ("day", "month", "year", "time")]
+    return PostedEpisode(
+        fields={name: text(name) for name in (*TEXT_FIELDS, *boxes)},
+        declined=text("return_interview_declined") == "yes",
+        concerns=[value for value in form.getlist("concerns") if isinstance(value, str)],
+        wording_reviewed=text("wording_reviewed") == "yes",
+    )
+
+
+Posted = Annotated[PostedEpisode, Depends(posted_episode)]
 
 
 @router.post("/young-people/{person_id}/missing/new")
@@ -504,69 +520,18 @@ def new_episode_submit(
     area: AreaDep,
     rules: LanguageRules,
     person_id: int,
-    missing_from_place_id: Annotated[str, Form(max_length=20)] = "",
-    missing_from_address: Annotated[str, Form(max_length=2000)] = "",
-    missing_since_day: Annotated[str, Form(alias="missing_since-day", max_length=10)] = "",
-    missing_since_month: Annotated[str, Form(alias="missing_since-month", max_length=10)] = "",
-    missing_since_year: Annotated[str, Form(alias="missing_since-year", max_length=10)] = "",
-    missing_since_time: Annotated[str, Form(alias="missing_since-time", max_length=10)] = "",
-    reported_at_day: Annotated[str, Form(alias="reported_at-day", max_length=10)] = "",
-    reported_at_month: Annotated[str, Form(alias="reported_at-month", max_length=10)] = "",
-    reported_at_year: Annotated[str, Form(alias="reported_at-year", max_length=10)] = "",
-    reported_at_time: Annotated[str, Form(alias="reported_at-time", max_length=10)] = "",
-    found_at_day: Annotated[str, Form(alias="found_at-day", max_length=10)] = "",
-    found_at_month: Annotated[str, Form(alias="found_at-month", max_length=10)] = "",
-    found_at_year: Annotated[str, Form(alias="found_at-year", max_length=10)] = "",
-    found_at_time: Annotated[str, Form(alias="found_at-time", max_length=10)] = "",
-    found_place_id: Annotated[str, Form(max_length=20)] = "",
-    found_address: Annotated[str, Form(max_length=2000)] = "",
-    found_with: Annotated[str, Form(max_length=2000)] = "",
-    return_interview_day: Annotated[str, Form(alias="return_interview-day", max_length=10)] = "",
-    return_interview_month: Annotated[str, Form(alias="return_interview-month", max_length=10)] = "",
-    return_interview_year: Annotated[str, Form(alias="return_interview-year", max_length=10)] = "",
-    return_interview_time: Annotated[str, Form(alias="return_interview-time", max_length=10)] = "",
-    return_interview_declined: Annotated[str, Form(max_length=10)] = "",
-    notes: Annotated[str, Form(max_length=20_000)] = "",
-    concerns: Annotated[list[str], Form(max_length=500)] = [],  # noqa: B006 - FastAPI copies form defaults
-    wording_reviewed: Annotated[str, Form(max_length=10)] = "",
+    posted: Posted,
 ) -> Response:
     """Record the episode and link the ticked entries; on any problem nothing is saved."""
     person = open_young_person(
         session=session, actor=actor, origin=origin, reason=reason, person_id=person_id
     )
-    fields = {
-        "missing_from_place_id": missing_from_place_id,
-        "missing_from_address": missing_from_address,
-        "found_place_id": found_place_id,
-        "found_address": found_address,
-        "found_with": found_with,
-        "notes": notes,
-        **_posted(
-            missing_since_day,
-            missing_since_month,
-            missing_since_year,
-            missing_since_time,
-            reported_at_day,
-            reported_at_month,
-            reported_at_year,
-            reported_at_time,
-            found_at_day,
-            found_at_month,
-            found_at_year,
-            found_at_time,
-            return_interview_day,
-            return_interview_month,
-            return_interview_year,
-            return_interview_time,
-        ),
-    }
-    ticked = set(concerns)
+    fields = posted.fields
+    ticked = set(posted.concerns)
     options = concern_options(
         session, actor, origin, reason, person.id, {int(c) for c in ticked if c.isdigit()}
     )
-    parsed = _read_form(
-        fields, return_interview_declined == "yes", concerns, {o["id"] for o in options}, rules
-    )
+    parsed = _read_form(fields, posted.declined, posted.concerns, {o["id"] for o in options}, rules)
 
     def again(errors: dict[str, str], status: int, findings: list[dict[str, Any]] | None = None) -> Response:
         return _render_form(
@@ -586,7 +551,7 @@ def new_episode_submit(
         data = MissingEpisodeCreate.model_validate(parsed.data)
     except ValidationError as invalid:
         return again(_schema_errors(invalid), 422)
-    if parsed.findings and wording_reviewed != "yes":
+    if parsed.findings and not posted.wording_reviewed:
         return again({}, 200, parsed.findings)
     try:
         with session.begin_nested():
@@ -660,68 +625,17 @@ def edit_episode_submit(
     area: AreaDep,
     rules: LanguageRules,
     episode_id: int,
+    posted: Posted,
     version: Annotated[int, Form()] = 0,
-    missing_from_place_id: Annotated[str, Form(max_length=20)] = "",
-    missing_from_address: Annotated[str, Form(max_length=2000)] = "",
-    missing_since_day: Annotated[str, Form(alias="missing_since-day", max_length=10)] = "",
-    missing_since_month: Annotated[str, Form(alias="missing_since-month", max_length=10)] = "",
-    missing_since_year: Annotated[str, Form(alias="missing_since-year", max_length=10)] = "",
-    missing_since_time: Annotated[str, Form(alias="missing_since-time", max_length=10)] = "",
-    reported_at_day: Annotated[str, Form(alias="reported_at-day", max_length=10)] = "",
-    reported_at_month: Annotated[str, Form(alias="reported_at-month", max_length=10)] = "",
-    reported_at_year: Annotated[str, Form(alias="reported_at-year", max_length=10)] = "",
-    reported_at_time: Annotated[str, Form(alias="reported_at-time", max_length=10)] = "",
-    found_at_day: Annotated[str, Form(alias="found_at-day", max_length=10)] = "",
-    found_at_month: Annotated[str, Form(alias="found_at-month", max_length=10)] = "",
-    found_at_year: Annotated[str, Form(alias="found_at-year", max_length=10)] = "",
-    found_at_time: Annotated[str, Form(alias="found_at-time", max_length=10)] = "",
-    found_place_id: Annotated[str, Form(max_length=20)] = "",
-    found_address: Annotated[str, Form(max_length=2000)] = "",
-    found_with: Annotated[str, Form(max_length=2000)] = "",
-    return_interview_day: Annotated[str, Form(alias="return_interview-day", max_length=10)] = "",
-    return_interview_month: Annotated[str, Form(alias="return_interview-month", max_length=10)] = "",
-    return_interview_year: Annotated[str, Form(alias="return_interview-year", max_length=10)] = "",
-    return_interview_time: Annotated[str, Form(alias="return_interview-time", max_length=10)] = "",
-    return_interview_declined: Annotated[str, Form(max_length=10)] = "",
-    notes: Annotated[str, Form(max_length=20_000)] = "",
-    concerns: Annotated[list[str], Form(max_length=500)] = [],  # noqa: B006 - FastAPI copies form defaults
-    wording_reviewed: Annotated[str, Form(max_length=10)] = "",
 ) -> Response:
     """Save the changes and the linked entries; a stale version keeps what was typed and says so."""
     episode = _own(session, actor, episode_id)
     person = get_young_person(session=session, actor=actor, person_id=episode.young_person_id)
     current = read_episodes(session=session, actor=actor, episodes=[episode])[0]
-    fields = {
-        "missing_from_place_id": missing_from_place_id,
-        "missing_from_address": missing_from_address,
-        "found_place_id": found_place_id,
-        "found_address": found_address,
-        "found_with": found_with,
-        "notes": notes,
-        **_posted(
-            missing_since_day,
-            missing_since_month,
-            missing_since_year,
-            missing_since_time,
-            reported_at_day,
-            reported_at_month,
-            reported_at_year,
-            reported_at_time,
-            found_at_day,
-            found_at_month,
-            found_at_year,
-            found_at_time,
-            return_interview_day,
-            return_interview_month,
-            return_interview_year,
-            return_interview_time,
-        ),
-    }
-    linked = set(current.concern_ids) | {int(c) for c in concerns if c.isdigit()}
+    fields = posted.fields
+    linked = set(current.concern_ids) | {int(c) for c in posted.concerns if c.isdigit()}
     options = concern_options(session, actor, origin, reason, person.id, linked)
-    parsed = _read_form(
-        fields, return_interview_declined == "yes", concerns, {o["id"] for o in options}, rules
-    )
+    parsed = _read_form(fields, posted.declined, posted.concerns, {o["id"] for o in options}, rules)
     parsed.values["version"] = version
 
     def again(errors: dict[str, str], status: int, findings: list[dict[str, Any]] | None = None) -> Response:
@@ -763,7 +677,7 @@ def edit_episode_submit(
         data = MissingEpisodeUpdate.model_validate({**changes, "version": version})
     except ValidationError as invalid:
         return again(_schema_errors(invalid), 422)
-    if parsed.findings and wording_reviewed != "yes":
+    if parsed.findings and not posted.wording_reviewed:
         return again({}, 200, parsed.findings)
     try:
         with session.begin_nested():
