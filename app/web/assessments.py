@@ -34,7 +34,7 @@ from contexts.assessments.service import (
 from contexts.audit.service import RequestOrigin
 from contexts.concerns.models import CONTEXT_LABELS, Concern, ConcernKind, Context
 from contexts.concerns.schemas import ChronologyFilter
-from contexts.concerns.service import chronology, concerns_visible_to
+from contexts.concerns.service import chronology_entries, concerns_visible_to
 from contexts.errors import Conflict, InvalidInput
 from contexts.language.checker import Rule, check_text
 from contexts.young_people.service import get_young_person, open_young_person, read_of
@@ -95,7 +95,7 @@ def evidence_options(
     session: Session, actor: Actor, origin: RequestOrigin, reason: str, person_id: int, linked: set[int]
 ) -> dict[str, list[dict[str, Any]]]:
     """The young person's newest entries (and any already linked) as tick-box items, by kind of row."""
-    entries, _ = chronology(
+    entries, _ = chronology_entries(
         session=session,
         actor=actor,
         origin=origin,

@@ -21,7 +21,7 @@ from contexts.access import Actor, Permission, can
 from contexts.audit.service import RequestOrigin
 from contexts.concerns.models import CONTEXT_LABELS
 from contexts.concerns.schemas import ChronologyFilter
-from contexts.concerns.service import chronology
+from contexts.concerns.service import chronology_entries
 from contexts.errors import Conflict, InvalidInput
 from contexts.language.checker import Rule, check_text
 from contexts.missing.models import MissingEpisode
@@ -169,7 +169,7 @@ def concern_options(
     session: Session, actor: Actor, origin: RequestOrigin, reason: str, person_id: int, linked: set[int]
 ) -> list[dict[str, Any]]:
     """The young person's newest entries, and any already linked, as tick-box items."""
-    entries, _ = chronology(
+    entries, _ = chronology_entries(
         session=session,
         actor=actor,
         origin=origin,

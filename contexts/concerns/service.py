@@ -223,35 +223,6 @@ def _filtered(actor: Actor, person_id: int, filters: ChronologyFilter) -> Select
     return query
 
 
-def chronology(
-    *,
-    session: Session,
-    actor: Actor,
-    origin: RequestOrigin,
-    reason: str,
-    person_id: int,
-    filters: ChronologyFilter,
-    limit: int | None = None,
-    offset: int = 0,
-) -> tuple[list[Concern], int]:
-    """A young person's entries, oldest first, with the view audited."""
-    person = get_young_person(session=session, actor=actor, person_id=person_id)
-    query = _filtered(actor, person.id, filters)
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    page = query.order_by(Concern.occurred_at, Concern.id).offset(offset)
-    concerns = list(session.scalars(page.limit(limit) if limit else page))
-    record_event(
-        session=session,
-        action=AuditAction.VIEW,
-        actor=actor,
-        origin=origin,
-        object_type="chronology",
-        object_id=person.id,
-        reason=reason,
-    )
-    return concerns, total
-
-
 def read_concerns(
     *, session: Session, concerns: list[Concern], rules: tuple[Rule, ...] = ()
 ) -> list[ConcernRead]:
@@ -348,8 +319,7 @@ def chronology_entries(
 ) -> tuple[list[ConcernRead], int]:
     """The chronology read straight into its shape: names joined and coordinates taken in SQL.
 
-    The same entries as `chronology` + `read_concerns`, without building an ORM object per row
-    (a 2,000-entry chronology is the common case this is for).
+    Built without an ORM object per row: a 2,000-entry chronology is the common case.
     """
     person = get_young_person(session=session, actor=actor, person_id=person_id)
     filtered = _filtered(actor, person.id, filters).subquery()
