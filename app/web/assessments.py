@@ -9,7 +9,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
@@ -32,9 +31,9 @@ from contexts.assessments.service import (
     update_assessment,
 )
 from contexts.audit.service import RequestOrigin
-from contexts.concerns.models import CONTEXT_LABELS, Concern, ConcernKind, Context
+from contexts.concerns.models import CONTEXT_LABELS, ConcernKind, Context
 from contexts.concerns.schemas import ChronologyFilter
-from contexts.concerns.service import chronology_entries, concerns_visible_to
+from contexts.concerns.service import chronology_entries, entries_by_id
 from contexts.errors import Conflict, InvalidInput
 from contexts.language.checker import Rule, check_text
 from contexts.young_people.service import get_young_person, open_young_person, read_of
@@ -125,14 +124,7 @@ def evidence_options(
 
 def linked_entries(session: Session, actor: Actor, person_id: int, ids: set[int]) -> dict[int, Any]:
     """The linked chronology entries the actor may see, by id (date and summary)."""
-    if not ids:
-        return {}
-    rows = session.execute(
-        select(Concern.id, Concern.occurred_at, Concern.summary).where(
-            Concern.id.in_(ids), Concern.young_person_id == person_id, concerns_visible_to(actor)
-        )
-    )
-    return {row.id: row for row in rows}
+    return entries_by_id(session=session, actor=actor, person_id=person_id, ids=ids)
 
 
 # The form: rows in, rows out

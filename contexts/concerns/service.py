@@ -371,3 +371,16 @@ def chronology_entries(
         reason=reason,
     )
     return entries, total
+
+
+def entries_by_id(*, session: Session, actor: Actor, person_id: int, ids: set[int]) -> dict[int, Any]:
+    """Given entries of a young person the actor may see (date and summary), by id."""
+    if not ids:
+        return {}
+    get_young_person(session=session, actor=actor, person_id=person_id)
+    rows = session.execute(
+        select(Concern.id, Concern.occurred_at, Concern.summary).where(
+            Concern.id.in_(ids), Concern.young_person_id == person_id, concerns_visible_to(actor)
+        )
+    )
+    return {row.id: row for row in rows}
