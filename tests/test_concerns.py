@@ -8,7 +8,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from contexts.accounts.models import User
+from contexts.accounts.service import actor_for
 from contexts.audit.models import AuditAction, AuditEvent
+from contexts.audit.service import RequestOrigin
+from contexts.concerns.models import ConcernKind
+from contexts.concerns.schemas import Chronology, ChronologyFilter, ConcernRead
+from contexts.concerns.service import chronology_entries
 from mapping.places.models import Place, PlaceType
 from tests.conftest import World, make_user
 from tests.test_young_people import create, headers
@@ -228,3 +234,49 @@ def test_markup_is_stored_as_typed(client: TestClient, setup: tuple[dict[str, st
     head, person_id = setup
     entry = add(client, head, person_id, summary="<script>alert(1)</script>")
     assert entry["summary"] == "<script>alert(1)</script>"
+
+
+def test_chronology_json_is_byte_for_byte_the_model_serialisation(
+    client: TestClient, setup: tuple[dict[str, str], int], world: World, db_session: Session
+) -> None:
+    head, person_id = setup
+    for days in range(4):
+        add(client, head, person_id, occurred_at=(NOW - timedelta(days=20 - days)).isoformat())
+    add(client, head, person_id, longitude=-1.49, latitude=52.41, kind="harm", context="home")
+    add(client, head, person_id, sensitivity="agency_only", detail=None, occurred_precision="month")
+    add(
+        client,
+        head,
+        person_id,
+        source_evaluation="2",
+        intelligence_assessment="B",
+        handling_code="P",
+        summary='<script>alert("x")</script> & "quotes" – ünïcode',
+    )
+    user = db_session.scalars(select(User).where(User.username == "user-practitioner")).one()
+    actor = actor_for(user)
+    url = f"/api/young-people/{person_id}/chronology"
+    pages: list[tuple[dict[str, Any], tuple[int, int]]] = [
+        ({}, (500, 0)),
+        ({"limit": 2, "offset": 3}, (2, 3)),
+        ({"limit": 5, "offset": 50}, (5, 50)),
+        ({"kind": "harm"}, (500, 0)),
+    ]
+    for params, (limit, offset) in pages:
+        served = client.get(url, params=params, headers=head)
+        filters = ChronologyFilter(kinds=[ConcernKind(params["kind"])] if "kind" in params else [])
+        entries, total = chronology_entries(
+            session=db_session,
+            actor=actor,
+            origin=RequestOrigin(),
+            reason="test",
+            person_id=person_id,
+            filters=filters,
+            limit=limit,
+            offset=offset,
+        )
+        items = [ConcernRead.model_validate({**e._asdict(), "language_findings": {}}) for e in entries]
+        model = Chronology(young_person_id=person_id, items=items, total=total, limit=limit, offset=offset)
+        assert served.content == model.model_dump_json().encode()
+    body = client.get(url, params={"limit": 5, "offset": 50}, headers=head).json()
+    assert (body["items"], body["total"]) == ([], 7)

@@ -20,7 +20,7 @@ from contexts.concerns.schemas import (
 from contexts.concerns.service import (
     add_concern,
     categories,
-    chronology_entries,
+    chronology_json,
     concern_history,
     read_concerns,
     update_concern,
@@ -85,7 +85,7 @@ def get_chronology(
         categories=category,
         agency_ids=agency,
     )
-    entries, total = chronology_entries(
+    body = chronology_json(
         session=session,
         actor=actor,
         origin=origin,
@@ -95,9 +95,7 @@ def get_chronology(
         limit=limit,
         offset=offset,
     )
-    body = Chronology(young_person_id=person_id, items=entries, total=total, limit=limit, offset=offset)
-    # Serialised once by pydantic-core; returning the model would validate 2,000 entries again.
-    return Response(body.model_dump_json(), media_type="application/json")
+    return Response(body, media_type="application/json")
 
 
 @router.patch("/concerns/{concern_id}", response_model=ConcernRead)

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from contexts.concerns.models import CONTEXT_LABELS, ConcernKind, Context
-from contexts.concerns.schemas import ConcernRead
+from contexts.concerns.schemas import ChronologyEntry
 
 WIDTH = 1000
 LEFT = 130
@@ -76,7 +76,7 @@ def _thin(ticks: list[Tick], most: int = 12) -> list[Tick]:
     return ticks[::step]
 
 
-def layout(entries: list[ConcernRead], today: datetime | None = None) -> Grid:
+def layout(entries: list[ChronologyEntry], today: datetime | None = None) -> Grid:
     """Place every entry in its context's lane at its time; stagger entries that collide."""
     now = today or datetime.now(UTC)
     times = [entry.occurred_at for entry in entries] or [now - timedelta(days=90), now]

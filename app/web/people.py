@@ -22,7 +22,7 @@ from contexts.audit.models import AuditAction
 from contexts.audit.service import record_event
 from contexts.concerns.export import chronology_csv
 from contexts.concerns.models import CONTEXT_LABELS, ConcernKind, Context, DatePrecision
-from contexts.concerns.schemas import ChronologyFilter, ConcernCreate, ConcernRead
+from contexts.concerns.schemas import ChronologyEntry, ChronologyFilter, ConcernCreate
 from contexts.concerns.service import add_concern, categories, chronology_entries, recent_counts
 from contexts.errors import InvalidInput
 from contexts.language.checker import check_text
@@ -385,7 +385,7 @@ ChronologyQuery = dict[str, Any]
 
 def _load_chronology(
     session: SessionDep, actor: Any, origin: Any, reason: str, person_id: int, filters: ChronologyFilter
-) -> list[ConcernRead]:
+) -> list[ChronologyEntry]:
     """Read the (filtered) chronology for a page or an export."""
     entries, _ = chronology_entries(
         session=session, actor=actor, origin=origin, reason=reason, person_id=person_id, filters=filters

@@ -4,7 +4,7 @@ import csv
 import io
 
 from contexts.concerns.models import CONTEXT_LABELS
-from contexts.concerns.schemas import ConcernRead
+from contexts.concerns.schemas import ChronologyEntry
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 CSV_COLUMNS = [
@@ -30,14 +30,14 @@ def safe_cell(value: object) -> str:
     return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
-def _grading(entry: ConcernRead) -> str:
+def _grading(entry: ChronologyEntry) -> str:
     """The 3x5x2 grading as written by police, e.g. 2C P."""
     if entry.source_evaluation is None:
         return ""
     return f"{entry.source_evaluation}{entry.intelligence_assessment} {entry.handling_code}"
 
 
-def chronology_csv(entries: list[ConcernRead]) -> str:
+def chronology_csv(entries: list[ChronologyEntry]) -> str:
     """A CSV of the entries in chronology order."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")

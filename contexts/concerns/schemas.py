@@ -1,7 +1,7 @@
 """Pydantic schemas for concerns and the chronology."""
 
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -132,6 +132,33 @@ class ConcernRead(BaseModel):
         default_factory=dict,
         description="Wording to review, by field (summary, detail); never changed by csmap",
     )
+
+
+class ChronologyEntry(NamedTuple):
+    """A chronology entry for pages and exports: ConcernRead's fields, read without validation."""
+
+    id: int
+    young_person_id: int
+    agency_id: int
+    agency_name: str
+    recorded_by: str
+    recorded_at: datetime
+    occurred_at: datetime
+    occurred_precision: DatePrecision
+    context: Context
+    kind: ConcernKind
+    category: str
+    category_label: str
+    summary: str
+    detail: str | None
+    place_id: int | None
+    longitude: float | None
+    latitude: float | None
+    source_evaluation: SourceEvaluation | None
+    intelligence_assessment: IntelligenceAssessment | None
+    handling_code: HandlingCode | None
+    sensitivity: Sensitivity
+    version: int
 
 
 class ChronologyFilter(BaseModel):

@@ -5,8 +5,9 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from geoalchemy2.shape import from_shape, to_shape
+from pydantic_core import to_json
 from shapely.geometry import Point
-from sqlalchemy import Select, column, func, select, table
+from sqlalchemy import ColumnElement, Select, String, column, func, select, table, type_coerce
 from sqlalchemy.orm import Session
 
 from contexts.access import Actor, Permission, ensure, entry_visible_to
@@ -16,6 +17,7 @@ from contexts.audit.models import AuditAction
 from contexts.audit.service import RequestOrigin, record_event
 from contexts.concerns.models import Concern, ConcernCategory, ConcernRevision, Sensitivity
 from contexts.concerns.schemas import (
+    ChronologyEntry,
     ChronologyFilter,
     ConcernCreate,
     ConcernRead,
@@ -202,25 +204,30 @@ def concern_history(
     ]
 
 
-def _filtered(actor: Actor, person_id: int, filters: ChronologyFilter) -> Select[Concern]:
-    """The chronology query with the filters applied."""
-    query = select(Concern).where(Concern.young_person_id == person_id, concerns_visible_to(actor))
+def _conditions(actor: Actor, person_id: int, filters: ChronologyFilter) -> list[ColumnElement[bool]]:
+    """Which of a young person's entries the actor may see and the filters keep."""
+    conditions = [Concern.young_person_id == person_id, concerns_visible_to(actor)]
     if filters.date_from:
-        query = query.where(Concern.occurred_at >= datetime.combine(filters.date_from, time(), UTC))
+        conditions.append(Concern.occurred_at >= datetime.combine(filters.date_from, time(), UTC))
     if filters.date_to:
-        query = query.where(
+        conditions.append(
             Concern.occurred_at < datetime.combine(filters.date_to + timedelta(days=1), time(), UTC)
         )
     if filters.contexts:
-        query = query.where(Concern.context.in_(filters.contexts))
+        conditions.append(Concern.context.in_(filters.contexts))
     if filters.kinds:
-        query = query.where(Concern.kind.in_(filters.kinds))
+        conditions.append(Concern.kind.in_(filters.kinds))
     if filters.agency_ids:
-        query = query.where(Concern.agency_id.in_(filters.agency_ids))
+        conditions.append(Concern.agency_id.in_(filters.agency_ids))
     if filters.categories:
         codes = select(ConcernCategory.id).where(ConcernCategory.code.in_(filters.categories))
-        query = query.where(Concern.category_id.in_(codes))
-    return query
+        conditions.append(Concern.category_id.in_(codes))
+    return conditions
+
+
+def _filtered(actor: Actor, person_id: int, filters: ChronologyFilter) -> Select[Concern]:
+    """The chronology query with the filters applied."""
+    return select(Concern).where(*_conditions(actor, person_id, filters))
 
 
 def read_concerns(
@@ -306,6 +313,88 @@ def recent_counts(
     return {(str(context), str(kind)): int(count) for context, kind, count in rows}
 
 
+def _entry_columns(*, as_text: bool) -> list[Any]:
+    """The columns of a chronology entry, labelled with ConcernRead's field names.
+
+    With `as_text`, enum columns come back as their stored strings, skipping per-value conversion.
+    """
+
+    def plain(attribute: Any) -> Any:
+        return type_coerce(attribute, String) if as_text else attribute
+
+    return [
+        Concern.id,
+        Concern.young_person_id,
+        Concern.agency_id,
+        Agency.name.label("agency_name"),
+        User.display_name.label("recorded_by"),
+        Concern.created_at.label("recorded_at"),
+        Concern.occurred_at,
+        plain(Concern.occurred_precision).label("occurred_precision"),
+        plain(Concern.context).label("context"),
+        plain(Concern.kind).label("kind"),
+        ConcernCategory.code.label("category"),
+        ConcernCategory.label.label("category_label"),
+        Concern.summary,
+        Concern.detail,
+        Concern.place_id,
+        func.ST_X(Concern.point).label("longitude"),
+        func.ST_Y(Concern.point).label("latitude"),
+        plain(Concern.source_evaluation).label("source_evaluation"),
+        plain(Concern.intelligence_assessment).label("intelligence_assessment"),
+        plain(Concern.handling_code).label("handling_code"),
+        plain(Concern.sensitivity).label("sensitivity"),
+        Concern.version,
+    ]
+
+
+def _chronology_query(
+    actor: Actor, person_id: int, filters: ChronologyFilter, *, as_text: bool
+) -> Select[Any]:
+    """Visible, filtered entries with names joined, oldest first, each row carrying the filtered total."""
+    return (
+        select(*_entry_columns(as_text=as_text), func.count().over().label("total"))
+        .select_from(Concern)
+        .where(*_conditions(actor, person_id, filters))
+        .join(Agency, Agency.id == Concern.agency_id)
+        .join(User, User.id == Concern.recorded_by_id)
+        .join(ConcernCategory, ConcernCategory.id == Concern.category_id)
+        .order_by(Concern.occurred_at, Concern.id)
+    )
+
+
+def _read_page(
+    session: Session, query: Select[Any], limit: int | None, offset: int, count: Select[Any]
+) -> tuple[list[str], list[Any], int]:
+    """Column names, one page of rows and the total (counted apart only for a page past the end).
+
+    Run on the Core connection: the rows are plain tuples, with no ORM loading step per row.
+    """
+    result = session.connection().execute(
+        query.offset(offset).limit(limit) if limit else query.offset(offset)
+    )
+    names, rows = list(result.keys()), list(result.all())
+    if rows:
+        return names, rows, int(rows[0][-1])
+    total = session.scalar(select(func.count()).select_from(count.subquery())) if offset else 0
+    return names, rows, total or 0
+
+
+def _audit_chronology(
+    session: Session, actor: Actor, origin: RequestOrigin, reason: str, person_id: int
+) -> None:
+    """Record that a chronology was read, with the reason."""
+    record_event(
+        session=session,
+        action=AuditAction.VIEW,
+        actor=actor,
+        origin=origin,
+        object_type="chronology",
+        object_id=person_id,
+        reason=reason,
+    )
+
+
 def chronology_entries(
     *,
     session: Session,
@@ -316,61 +405,44 @@ def chronology_entries(
     filters: ChronologyFilter,
     limit: int | None = None,
     offset: int = 0,
-) -> tuple[list[ConcernRead], int]:
-    """The chronology read straight into its shape: names joined and coordinates taken in SQL.
+) -> tuple[list[ChronologyEntry], int]:
+    """The chronology for pages and exports: names joined and coordinates taken in SQL.
 
-    Built without an ORM object per row: a 2,000-entry chronology is the common case.
+    Plain named tuples, no ORM object or model per row: a 2,000-entry chronology is the common case.
     """
     person = get_young_person(session=session, actor=actor, person_id=person_id)
-    filtered = _filtered(actor, person.id, filters).subquery()
-    total = session.scalar(select(func.count()).select_from(filtered)) or 0
-    query = (
-        select(
-            Concern.id,
-            Concern.young_person_id,
-            Concern.agency_id,
-            Agency.name,
-            User.display_name,
-            Concern.created_at,
-            Concern.occurred_at,
-            Concern.occurred_precision,
-            Concern.context,
-            Concern.kind,
-            ConcernCategory.code,
-            ConcernCategory.label,
-            Concern.summary,
-            Concern.detail,
-            Concern.place_id,
-            func.ST_X(Concern.point),
-            func.ST_Y(Concern.point),
-            Concern.source_evaluation,
-            Concern.intelligence_assessment,
-            Concern.handling_code,
-            Concern.sensitivity,
-            Concern.version,
-        )
-        .join(filtered, filtered.c.id == Concern.id)
-        .join(Agency, Agency.id == Concern.agency_id)
-        .join(User, User.id == Concern.recorded_by_id)
-        .join(ConcernCategory, ConcernCategory.id == Concern.category_id)
-        .order_by(Concern.occurred_at, Concern.id)
-        .offset(offset)
-    )
-    fields = list(ConcernRead.model_fields)[:-1]
-    entries = [
-        ConcernRead.model_construct(**dict(zip(fields, row, strict=True)), language_findings={})
-        for row in session.execute(query.limit(limit) if limit else query)
-    ]
-    record_event(
-        session=session,
-        action=AuditAction.VIEW,
-        actor=actor,
-        origin=origin,
-        object_type="chronology",
-        object_id=person.id,
-        reason=reason,
-    )
+    query = _chronology_query(actor, person.id, filters, as_text=False)
+    names, rows, total = _read_page(session, query, limit, offset, _filtered(actor, person.id, filters))
+    entries = [ChronologyEntry._make(row[:-1]) for row in rows]
+    _audit_chronology(session, actor, origin, reason, person.id)
     return entries, total
+
+
+def chronology_json(
+    *,
+    session: Session,
+    actor: Actor,
+    origin: RequestOrigin,
+    reason: str,
+    person_id: int,
+    filters: ChronologyFilter,
+    limit: int,
+    offset: int = 0,
+) -> bytes:
+    """The chronology page serialised as `Chronology` JSON, straight from the rows.
+
+    The same bytes as `Chronology(...).model_dump_json()` over `chronology_entries` (a test holds them
+    equal), without building a model per entry: for 2,000 entries that was most of the request's time.
+    """
+    person = get_young_person(session=session, actor=actor, person_id=person_id)
+    query = _chronology_query(actor, person.id, filters, as_text=True)
+    names, rows, total = _read_page(session, query, limit, offset, _filtered(actor, person.id, filters))
+    names[-1] = "language_findings"
+    no_findings: dict[str, Any] = {}
+    items = [dict(zip(names, (*row[:-1], no_findings), strict=True)) for row in rows]
+    _audit_chronology(session, actor, origin, reason, person.id)
+    page = {"young_person_id": person.id, "items": items, "total": total, "limit": limit, "offset": offset}
+    return to_json(page)
 
 
 def entries_by_id(*, session: Session, actor: Actor, person_id: int, ids: set[int]) -> dict[int, Any]:
