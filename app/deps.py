@@ -22,8 +22,12 @@ PERMISSION_ATTRIBUTE = "csmap_permission"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def get_settings_dep(request: Request) -> Settings:
-    """The app's settings."""
+async def get_settings_dep(request: Request) -> Settings:
+    """The app's settings.
+
+    This and the other small dependencies here are `async def` because they never wait: FastAPI
+    runs a plain `def` dependency in the thread pool, one hand-off per dependency per request.
+    """
     settings: Settings = request.app.state.settings
     return settings
 
@@ -31,7 +35,7 @@ def get_settings_dep(request: Request) -> Settings:
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 
 
-def origin_of(request: Request) -> RequestOrigin:
+async def origin_of(request: Request) -> RequestOrigin:
     """Where the request came from, for the audit trail."""
     client = request.client.host if request.client else None
     return RequestOrigin(request_id=getattr(request.state, "request_id", None), client_address=client)
@@ -142,7 +146,7 @@ REASON_HEADER = "x-access-reason"
 MAX_REASON_LENGTH = 200
 
 
-def access_reason(request: Request) -> str:
+async def access_reason(request: Request) -> str:
     """Why the actor opens a person's record: a header, or the reason given once per web session.
 
     Declare it after the permission guard, which loads the web session.
@@ -168,7 +172,7 @@ PeopleViewer = Annotated[Actor, require(Permission.VIEW_PEOPLE)]
 PeopleEditor = Annotated[Actor, require(Permission.EDIT_PEOPLE)]
 
 
-def deployment_area(settings: SettingsDep) -> Area:
+async def deployment_area(settings: SettingsDep) -> Area:
     """The area inside which points may be recorded."""
     return Area(*settings.area_bbox)
 

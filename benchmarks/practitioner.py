@@ -4,7 +4,7 @@ On a throwaway cluster: migrate, build the large demo (timed), serve the app wit
 subprocess on a free loopback port, sign in as demo-practitioner through POST /api/token, then measure
 
 1. the designated young person's chronology (2,000 entries) as JSON, against the same rows fetched
-   with one plain SQL query through psycopg (the floor);
+   with one plain SQL query through psycopg (the floor), and as the HTML page (grid and table);
 2. name search over 100,000 young people (real names, misspellings, prefixes), against the naive
    `ILIKE '%term%'` a user would otherwise write;
 3. a mixed practitioner load (open a profile, read a chronology, record a concern) with Debian's wrk
@@ -286,6 +286,54 @@ def chronology_benchmark(
     return table
 
 
+def web_client(server: Server) -> httpx2.Client:
+    """A browser-like client signed in through the web form as demo-practitioner, reason given."""
+    client = httpx2.Client(base_url=server.url, timeout=60, follow_redirects=True)
+
+    def csrf(page: httpx2.Response) -> str:
+        return page.text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+
+    login = {"username": "demo-practitioner", "password": PASSWORD, "next": "/"}
+    client.post("/login", data={**login, "csrf_token": csrf(client.get("/login"))}).raise_for_status()
+    reason = {"choice": "other", "other": "benchmark", "next": "/"}
+    client.post("/reason", data={**reason, "csrf_token": csrf(client.get("/reason"))}).raise_for_status()
+    return client
+
+
+def grid_benchmark(server: Server, person_id: int) -> Table:
+    """The chronology page (SVG grid and the same entries as a table) for the designated young person."""
+    path = f"/young-people/{person_id}/chronology"
+    client_ms: list[float] = []
+    request_ids: list[str] = []
+    size = 0
+    browser = web_client(server)
+    try:
+        for round_number in range(WARM_UP + REQUESTS):
+            request_id = uuid.uuid4().hex
+            started = time.perf_counter()
+            response = browser.get(path, headers={"X-Request-ID": request_id, "Accept": "text/html"})
+            elapsed = (time.perf_counter() - started) * 1000
+            response.raise_for_status()
+            size = len(response.content)
+            if round_number >= WARM_UP:
+                client_ms.append(elapsed)
+                request_ids.append(request_id)
+    finally:
+        browser.close()
+    time.sleep(0.5)
+    logged = server.durations()
+    table = Table(
+        title=f"Chronology page of the designated young person, grid and table ({REQUESTS} requests)"
+    )
+    for column in ("", "p50 ms", "p95 ms", "p99 ms", "bytes"):
+        table.add_column(column, justify="right" if column else "left")
+    table.add_row(
+        "GET /young-people/{id}/chronology, server", *milliseconds([logged[r] for r in request_ids]), ""
+    )
+    table.add_row("the same, client (loopback)", *milliseconds(client_ms), f"{size:,}")
+    return table
+
+
 def search_benchmark(
     server: Server, floor: psycopg.Connection[Any], terms: Sequence[tuple[str, str]], agency_id: int
 ) -> Table:
@@ -421,6 +469,7 @@ def run(cluster: Cluster, workdir: Path, console: Console, size: DemoSize) -> No
         with serving(cluster, database, workdir) as server:
             measure: list[Callable[[], Table]] = [
                 lambda: chronology_benchmark(server, floor, person_id, agency_id),
+                lambda: grid_benchmark(server, person_id),
                 lambda: search_benchmark(server, floor, terms, agency_id),
                 lambda: wrk_benchmark(server, data["ids"], workdir, console),
             ]

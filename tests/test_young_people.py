@@ -209,6 +209,16 @@ def test_search_by_name_dob_and_identifiers(client: TestClient, world: World) ->
     assert ids(q="100%_") == []
     assert len(ids(date_of_birth=jordan["date_of_birth"])) == 2
 
+    def page(**params: Any) -> tuple[int, int]:
+        body = client.get("/api/young-people", params=params, headers=head).json()
+        return len(body["items"]), body["total"]
+
+    born = jordan["date_of_birth"]
+    assert page(date_of_birth=born, limit=1) == (1, 2)
+    assert page(date_of_birth=born, limit=1, offset=1) == (1, 2)
+    assert page(date_of_birth=born, limit=1, offset=5) == (0, 2)
+    assert page(q="nobody-by-this-name") == (0, 0)
+
 
 def test_served_app_records_a_young_person_and_a_concern_at_a_place(live_server: LiveServer) -> None:
     base = live_server.url

@@ -3,7 +3,7 @@
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from contexts.access import Actor, audit_visible_to
@@ -31,9 +31,13 @@ def record_event(
     username: str | None = None,
     agency_id: int | None = None,
 ) -> None:
-    """Add an audit event to the current transaction; the trigger chains it."""
-    session.add(
-        AuditEvent(
+    """Add an audit event to the current transaction; the trigger chains it.
+
+    A plain INSERT (pending ORM changes are flushed first, as before any query): no unit-of-work
+    bookkeeping for a row that is never read back in the request.
+    """
+    session.execute(
+        insert(AuditEvent).values(
             action=action,
             actor_user_id=actor.user_id if actor else None,
             actor_username=actor.username if actor else username,
@@ -45,7 +49,6 @@ def record_event(
             client_address=origin.client_address,
         )
     )
-    session.flush()
 
 
 def recent_events(*, session: Session, actor: Actor, limit: int = 50) -> list[AuditEvent]:

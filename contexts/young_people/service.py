@@ -206,6 +206,11 @@ def _search(
     return query
 
 
+def _count(session: Session, query: Select[YoungPerson]) -> int:
+    """How many rows a search finds."""
+    return session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+
+
 def search_young_people(
     *,
     session: Session,
@@ -220,8 +225,10 @@ def search_young_people(
     """Find young people the actor may see; the search is audited, its words are not stored."""
     ensure(actor, Permission.VIEW_PEOPLE)
     query = _search(actor, text, born, status)
-    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
-    people = list(session.scalars(query.limit(limit).offset(offset)))
+    # One pass over the matches gives the page and, by a window count, the total.
+    rows = session.execute(query.add_columns(func.count().over()).limit(limit).offset(offset)).all()
+    people = [row[0] for row in rows]
+    total = rows[0][1] if rows else _count(session, query) if offset else 0
     record_event(
         session=session,
         action=AuditAction.VIEW,
