@@ -10,27 +10,36 @@ import typer
 from alembic import command
 from alembic.config import Config
 from rich.console import Console
+from rich.markup import escape
+from rich.progress import Progress, TaskID
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.db import engine_for
 from app.localdb import Cluster, LocalDatabaseError
 from app.settings import Settings, get_settings
-from contexts.access import Role
+from contexts.access import Actor, Permission, Role, can
+from contexts.accounts.models import User
 from contexts.accounts.schemas import UserCreate
-from contexts.accounts.service import create_user
+from contexts.accounts.service import actor_for, create_user
 from contexts.agencies.models import AgencyKind
 from contexts.agencies.schemas import AgencyCreate
 from contexts.agencies.service import create_agency, get_agency_by_code
-from contexts.audit.service import verify_chain
+from contexts.audit.service import RequestOrigin, verify_chain
 from contexts.demo.service import DemoSize, build_demo, remove_demo_accounts
 from contexts.errors import DomainError
+from contexts.young_people.service import Area
+from mapping.places.importer import import_places, read_places_file
+from mapping.places.schemas import ImportReport
 
 ROOT = Path(__file__).resolve().parent.parent
 cli = typer.Typer(help="csmap: Contextual Safeguarding Map.", no_args_is_help=True, add_completion=False)
 audit_cli = typer.Typer(help="Check the audit trail.", no_args_is_help=True)
 db_cli = typer.Typer(help="A private PostGIS cluster under .data/ for development.", no_args_is_help=True)
+import_cli = typer.Typer(help="Load records from files.", no_args_is_help=True)
 cli.add_typer(audit_cli, name="audit")
 cli.add_typer(db_cli, name="db")
+cli.add_typer(import_cli, name="import")
 console = Console(stderr=True, soft_wrap=True)
 
 
@@ -165,6 +174,99 @@ def audit_verify() -> None:
         f"{report.problem}. {report.rows_checked} events before it check out.",
         code=2,
     )
+
+
+PLACES_HELP = """Import places from a GeoJSON FeatureCollection or a CSV file.
+
+Every row is checked first (geometry in PostGIS: valid, not empty, inside the deployment's area,
+WGS84). If any row is bad nothing is written, unless --skip-invalid loads the valid rows. The
+report names each bad row: the CSV line (the header is line 1) or the GeoJSON feature index, the
+field and the problem.
+
+\b
+CSV columns (header row required; other columns are ignored):
+  name, type            required; type is a place type code (GET /api/place-types)
+  longitude, latitude   WGS84 degrees, or
+  easting, northing     British National Grid metres (EPSG:27700), or
+  wkt                   a geometry in WGS84 as WKT, e.g. LINESTRING (-1.51 52.40, -1.50 52.41)
+  address, postcode, owner_name, owner_contact, licence_refs (separated by ;), external_ref
+
+GeoJSON: a FeatureCollection in WGS84 whose feature properties use the same names.
+
+A row whose external_ref matches a place already in csmap updates that place instead of adding
+another, so a file can be imported again after it changes.
+"""
+
+
+def _import_actor(session: Session, username: str | None) -> Actor | None:
+    """The csmap user an import is made as, who must be allowed to edit places."""
+    if username is None:
+        return None
+    user = session.scalar(select(User).where(User.username == username.lower(), User.is_active.is_(True)))
+    if user is None:
+        _fail(f"There is no active user {username}.")
+        return None
+    actor = actor_for(user)
+    if not can(actor, Permission.EDIT_PLACES):
+        _fail(f"{username} may not edit places.")
+    return actor
+
+
+def _print_report(report: ImportReport) -> None:
+    """The problems (one line each) and a summary."""
+    for problem in report.problems:
+        console.print(f"  [red]{escape(str(problem))}[/]")
+    if report.written:
+        skipped = report.rows - report.valid
+        console.print(
+            f"Imported {report.created + report.updated} of {report.rows} places: {report.created} added, "
+            f"{report.updated} updated" + (f", {skipped} bad rows skipped." if skipped else ".")
+        )
+    else:
+        console.print(
+            f"[bold red]Nothing imported:[/] {report.rows - report.valid} of {report.rows} rows have "
+            "problems. Correct them, or use --skip-invalid to load the valid rows only."
+        )
+
+
+@import_cli.command("places", help=PLACES_HELP)
+def import_places_command(
+    file: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="A .csv or .geojson")
+    ],
+    skip_invalid: Annotated[bool, typer.Option(help="Load the valid rows even if some are bad")] = False,
+    repair: Annotated[bool, typer.Option(help="Repair invalid polygons with ST_MakeValid")] = False,
+    user: Annotated[str | None, typer.Option(help="The csmap user the import is recorded as")] = None,
+) -> None:
+    settings = get_settings()
+    with _owner_session(settings) as session, session.begin():
+        actor = _import_actor(session, user)
+        try:
+            rows = read_places_file(file.read_bytes(), name=file.name)
+        except DomainError as problem:
+            _fail(f"{file.name}: {problem.detail}", code=2)
+        with Progress(console=console, transient=True, disable=not console.is_terminal) as progress:
+            tasks: dict[str, TaskID] = {}
+
+            def advance(stage: str, done: int, total: int) -> None:
+                if stage not in tasks:
+                    tasks[stage] = progress.add_task(stage, total=total)
+                progress.update(tasks[stage], completed=done)
+
+            report = import_places(
+                session=session,
+                rows=rows,
+                actor=actor,
+                origin=RequestOrigin(request_id="csmap-import"),
+                area=Area(*settings.area_bbox),
+                skip_invalid=skip_invalid,
+                repair=repair,
+                username=f"cli:{getpass.getuser()}",
+                progress=advance,
+            )
+        _print_report(report)
+    if not report.written:
+        raise typer.Exit(1)
 
 
 def _local_cluster() -> Cluster:

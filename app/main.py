@@ -21,6 +21,7 @@ from app.api import (
     language,
     missing,
     persons,
+    places,
     users,
     young_people,
 )
@@ -35,6 +36,7 @@ from app.templating import build_environment
 from app.web import admin, links, pages, people
 from app.web import assessments as assessment_pages
 from app.web import missing as missing_pages
+from app.web import places as place_pages
 from contexts.access import Permission
 from contexts.accounts.models import User
 from contexts.language.checker import load_rules
@@ -99,6 +101,7 @@ def create_app(settings: Settings | None = None, *, factory: sessionmaker[Sessio
         concerns.router,
         persons.router,
         missing.router,
+        places.router,
         assessments.router,
         language.router,
         agencies.router,
@@ -109,6 +112,7 @@ def create_app(settings: Settings | None = None, *, factory: sessionmaker[Sessio
         assessment_pages.router,
         missing_pages.router,
         links.router,
+        place_pages.router,
     ):
         app.include_router(router)
 

@@ -47,27 +47,37 @@ class Permission(enum.StrEnum):
     VIEW_PEOPLE = "view_people"
     EDIT_PEOPLE = "edit_people"
     SIGN_OFF_ASSESSMENTS = "sign_off_assessments"
+    VIEW_PLACES = "view_places"
+    EDIT_PLACES = "edit_places"
+    MANAGE_PLACE_TYPES = "manage_place_types"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
-    Role.PRACTITIONER: frozenset({Permission.SIGNED_IN, Permission.VIEW_PEOPLE, Permission.EDIT_PEOPLE}),
+    Role.PRACTITIONER: frozenset(
+        {Permission.SIGNED_IN, Permission.VIEW_PEOPLE, Permission.EDIT_PEOPLE, Permission.VIEW_PLACES}
+    ),
     Role.SUPERVISOR: frozenset(
         {
             Permission.SIGNED_IN,
             Permission.VIEW_PEOPLE,
             Permission.EDIT_PEOPLE,
             Permission.SIGN_OFF_ASSESSMENTS,
+            Permission.VIEW_PLACES,
         }
     ),
-    Role.ANALYST: frozenset({Permission.SIGNED_IN}),
-    Role.NEIGHBOURHOOD: frozenset({Permission.SIGNED_IN}),
+    # Places are the partnership's shared map of contexts: the people who assess and disrupt them
+    # keep them; practitioners and supervisors see them to record where things happened.
+    Role.ANALYST: frozenset({Permission.SIGNED_IN, Permission.VIEW_PLACES, Permission.EDIT_PLACES}),
+    Role.NEIGHBOURHOOD: frozenset({Permission.SIGNED_IN, Permission.VIEW_PLACES, Permission.EDIT_PLACES}),
     Role.AGENCY_ADMIN: frozenset({Permission.SIGNED_IN, Permission.MANAGE_USERS, Permission.VIEW_AUDIT}),
+    # The place taxonomy is the partnership's, so only system administrators add to it.
     Role.SYSTEM_ADMIN: frozenset(
         {
             Permission.SIGNED_IN,
             Permission.MANAGE_USERS,
             Permission.MANAGE_AGENCIES,
             Permission.VIEW_AUDIT,
+            Permission.MANAGE_PLACE_TYPES,
         }
     ),
 }

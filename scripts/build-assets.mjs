@@ -5,7 +5,7 @@
 //
 // - compiles app/web/assets/csmap.scss (GOV.UK Frontend styles, no GDS Transport)
 // - copies GOV.UK Frontend's JavaScript and only the images the CSS references
-// - copies Leaflet's dist files
+// - copies Leaflet's dist files and the Leaflet.draw plugin (drawing places on a map)
 //
 // Everything is served from the app's own origin: the build fails if the CSS
 // references a font file or another origin. It builds into a temporary folder
@@ -13,7 +13,7 @@
 // Uses only Node built-ins and the `sass` package.
 
 import { existsSync } from 'node:fs';
-import { cp, mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -28,6 +28,8 @@ const GOVUK_DIST = path.join(NODE_MODULES, 'govuk-frontend', 'dist', 'govuk');
 const GOVUK_ASSETS = path.join(GOVUK_DIST, 'assets');
 const LEAFLET_DIR = path.join(NODE_MODULES, 'leaflet');
 const LEAFLET_DIST = path.join(LEAFLET_DIR, 'dist');
+const LEAFLET_DRAW_DIR = path.join(NODE_MODULES, 'leaflet-draw');
+const LEAFLET_DRAW_DIST = path.join(LEAFLET_DRAW_DIR, 'dist');
 
 // Must match $govuk-assets-path in csmap.scss and where the app mounts static/.
 const GOVUK_ASSETS_URL = '/static/build/govuk/assets/';
@@ -139,12 +141,34 @@ async function copyLeaflet() {
   await copyTo(licence, path.join(leafletOut, 'LICENSE'));
 }
 
+async function copyLeafletDraw() {
+  const drawOut = path.join(OUT_DIR, 'leaflet-draw');
+  for (const name of ['leaflet.draw.js', 'leaflet.draw.css']) {
+    const src = path.join(LEAFLET_DRAW_DIST, name);
+    requireFile(src, 'run `npm ci`');
+    await copyTo(src, path.join(drawOut, name));
+  }
+  // The stylesheet's url(...)s must stay relative: copy exactly the images it names.
+  const css = await readFile(path.join(LEAFLET_DRAW_DIST, 'leaflet.draw.css'), 'utf8');
+  for (const url of cssUrls(css)) {
+    if (!/^images\/[\w.-]+$/.test(url)) fail(`leaflet.draw.css references url(${url}), outside images/`);
+    const src = path.join(LEAFLET_DRAW_DIST, url);
+    requireFile(src, `referenced by leaflet.draw.css`);
+    await copyTo(src, path.join(drawOut, url));
+  }
+  // MIT: the package ships no LICENSE file; its README names the licence and the authors.
+  const readme = path.join(LEAFLET_DRAW_DIR, 'README.md');
+  requireFile(readme);
+  await copyTo(readme, path.join(drawOut, 'README.md'));
+}
+
 async function main() {
   await rm(TMP_DIR, { recursive: true, force: true });
   try {
     await buildCss();
     await copyGovukJs();
     await copyLeaflet();
+    await copyLeafletDraw();
     await rm(OUT_DIR, { recursive: true, force: true });
     await rename(TMP_DIR, OUT_DIR);
   } finally {

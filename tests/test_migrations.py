@@ -13,6 +13,7 @@ EXPECTED_TABLES = {
     "web_session",
     "audit_event",
     "place",
+    "place_type",
     "young_person",
     "concern_category",
     "concern",

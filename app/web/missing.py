@@ -38,7 +38,7 @@ from contexts.missing.service import (
     update_episode,
 )
 from contexts.young_people.service import get_young_person, open_young_person, read_of
-from mapping.places.models import PLACE_TYPE_LABELS, Place
+from mapping.places.models import Place, PlaceTypeEntry
 
 router = APIRouter(include_in_schema=False)
 UK = ZoneInfo("Europe/London")
@@ -152,8 +152,12 @@ def _parts(moment: datetime | None) -> dict[str, str]:
 
 def places(session: Session) -> list[dict[str, Any]]:
     """The partnership's places, by name, for the place selects."""
-    rows = session.execute(select(Place.id, Place.name, Place.place_type).order_by(Place.name, Place.id))
-    return [{"id": str(row.id), "text": f"{row.name} – {PLACE_TYPE_LABELS[row.place_type]}"} for row in rows]
+    rows = session.execute(
+        select(Place.id, Place.name, PlaceTypeEntry.label)
+        .join(PlaceTypeEntry, PlaceTypeEntry.code == Place.place_type)
+        .order_by(Place.name, Place.id)
+    )
+    return [{"id": str(row.id), "text": f"{row.name} – {row.label}"} for row in rows]
 
 
 def place_names(session: Session, ids: set[int]) -> dict[int, str]:

@@ -1,12 +1,17 @@
-"""Place table: geometry stored in WGS84 with a projected (British National Grid) copy."""
+"""Place and place type tables: geometry stored in WGS84 with a projected (British National Grid) copy.
+
+The place types are a table, seeded from DOMAIN.md's list (`PlaceType` below, with its labels),
+to which a system administrator may add a type; a place refers to its type by code.
+"""
 
 import enum
+from datetime import datetime
 
 from geoalchemy2 import Geometry, WKBElement
-from sqlalchemy import Computed, ForeignKey, String, Text
+from sqlalchemy import Boolean, Computed, DateTime, ForeignKey, Index, Integer, String, Text, text, true
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
-from contexts.agencies.models import enum_column
 from contexts.base import Base, TimestampMixin
 
 WGS84 = 4326
@@ -14,7 +19,7 @@ BRITISH_NATIONAL_GRID = 27700
 
 
 class PlaceType(enum.StrEnum):
-    """Kinds of place where exploitation concerns arise (DOMAIN.md, "Places")."""
+    """The seeded kinds of place where exploitation concerns arise (DOMAIN.md, "Places")."""
 
     HOTEL = "hotel"
     TAXI_RANK = "taxi_rank"
@@ -54,14 +59,54 @@ PLACE_TYPE_LABELS: dict[PlaceType, str] = {
 }
 
 
+PLACE_TYPE_ICONS: dict[PlaceType, str] = {
+    PlaceType.HOTEL: "H",
+    PlaceType.TAXI_RANK: "TR",
+    PlaceType.TAXI_FIRM: "TX",
+    PlaceType.TAKEAWAY: "F",
+    PlaceType.SHISHA_LOUNGE: "SL",
+    PlaceType.SHOP: "S",
+    PlaceType.PARK: "P",
+    PlaceType.CAR_PARK: "CP",
+    PlaceType.STATION: "ST",
+    PlaceType.BUS_ROUTE: "B",
+    PlaceType.SHOPPING_CENTRE: "SC",
+    PlaceType.SCHOOL: "E",
+    PlaceType.YOUTH_PROVISION: "Y",
+    PlaceType.PRIVATE_ADDRESS: "A",
+    PlaceType.HMO: "M",
+    PlaceType.OTHER: "O",
+}
+"""The letters drawn on each seeded type's map marker."""
+
+
+class PlaceTypeEntry(Base):
+    """One type in the configurable place taxonomy."""
+
+    __tablename__ = "place_type"
+
+    code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    label: Mapped[str] = mapped_column(String(120))
+    icon: Mapped[str] = mapped_column(String(3))
+    is_active: Mapped[bool] = mapped_column(Boolean, server_default=true())
+
+
 class Place(TimestampMixin, Base):
     """A place with a point, line or polygon, shared across the partnership."""
 
     __tablename__ = "place"
+    __table_args__ = (
+        Index(
+            "ix_place_name_trgm",
+            "name",
+            postgresql_using="gin",
+            postgresql_ops={"name": "gin_trgm_ops"},
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
-    place_type: Mapped[PlaceType] = mapped_column(enum_column(PlaceType, "place_type"), index=True)
+    place_type: Mapped[str] = mapped_column(ForeignKey("place_type.code"), index=True)
     address: Mapped[str | None] = mapped_column(Text)
     postcode: Mapped[str | None] = mapped_column(String(10))
     geom: Mapped[WKBElement] = mapped_column(Geometry("GEOMETRY", srid=WGS84, spatial_index=True))
@@ -69,4 +114,14 @@ class Place(TimestampMixin, Base):
         Geometry("GEOMETRY", srid=BRITISH_NATIONAL_GRID, spatial_index=True),
         Computed(f"ST_Transform(geom, {BRITISH_NATIONAL_GRID})", persisted=True),
     )
+    owner_name: Mapped[str | None] = mapped_column(String(200))
+    owner_contact: Mapped[str | None] = mapped_column(String(200))
+    licence_refs: Mapped[list[str]] = mapped_column(ARRAY(String(100)), server_default=text("'{}'"))
+    external_ref: Mapped[str | None] = mapped_column(String(100), unique=True)
     created_by_agency_id: Mapped[int | None] = mapped_column(ForeignKey("agency.id"))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    archived_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    version: Mapped[int] = mapped_column(Integer, server_default="1")
+
+    __mapper_args__ = {"version_id_col": version}
