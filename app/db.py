@@ -19,29 +19,31 @@ MODELS = model_registry.metadata
 session: foreign keys such as missing_episode.missing_from_place_id resolve only then."""
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, threads: int = 4) -> Engine:
     """Create an engine that survives database restarts (pre-ping) and never hangs forever."""
     return create_engine(
         url,
         pool_pre_ping=True,
-        # Sync routes run on AnyIO's 40 worker threads; let each of them hold a connection, or
-        # requests queue for the pool while holding a thread and time out under load.
-        pool_size=10,
-        max_overflow=30,
+        # One connection per request thread (the app caps AnyIO's thread pool at start-up), so a
+        # thread never waits for the pool while holding a request.
+        pool_size=threads,
+        max_overflow=4,
         pool_timeout=10,
         connect_args={"connect_timeout": 5, "application_name": "csmap"},
     )
 
 
 @lru_cache(maxsize=4)
-def engine_for(url: str) -> Engine:
+def engine_for(url: str, threads: int = 4) -> Engine:
     """Return one shared engine per URL."""
-    return make_engine(url)
+    return make_engine(url, threads)
 
 
 def session_factory(settings: Settings) -> sessionmaker[Session]:
     """Return a session factory bound to the app database."""
-    return sessionmaker(bind=engine_for(settings.database_url), expire_on_commit=False)
+    return sessionmaker(
+        bind=engine_for(settings.database_url, settings.request_threads), expire_on_commit=False
+    )
 
 
 def request_transaction(request: Request, session: Session) -> Iterator[Session]:

@@ -30,7 +30,12 @@ from app.db import session_factory
 from app.deps import Public
 from app.errors import install_error_handlers
 from app.logs import configure_logging
-from app.middleware import BodyLimitMiddleware, RequestContextMiddleware, SecurityHeadersMiddleware
+from app.middleware import (
+    AdmissionMiddleware,
+    BodyLimitMiddleware,
+    RequestContextMiddleware,
+    SecurityHeadersMiddleware,
+)
 from app.settings import InsecureSettings, Settings, get_settings
 from app.templating import build_environment
 from app.web import admin, links, pages, people
@@ -127,6 +132,7 @@ def create_app(settings: Settings | None = None, *, factory: sessionmaker[Sessio
         return RedirectResponse("/static/favicon.svg", status_code=301)
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.add_middleware(AdmissionMiddleware, limit=settings.request_threads)
     app.add_middleware(SecurityHeadersMiddleware, force_https=settings.force_https)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware)

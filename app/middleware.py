@@ -1,4 +1,4 @@
-"""Pure ASGI middleware: request ids and access logs, body size limit, security headers."""
+"""Pure ASGI middleware: request ids and access logs, body size limit, security headers, admission."""
 
 import logging
 import re
@@ -7,6 +7,8 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
+
+import anyio
 
 from app.logs import request_id_var
 
@@ -184,3 +186,22 @@ class SecurityHeadersMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class AdmissionMiddleware:
+    """Serve at most `limit` requests at once; the rest wait their turn on the event loop.
+
+    Each request in progress holds a database connection between its thread hand-offs, so an
+    unbounded number in flight would exhaust the pool and time out instead of queueing.
+    """
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.slots = anyio.Semaphore(limit)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        async with self.slots:
+            await self.app(scope, receive, send)

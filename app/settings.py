@@ -42,6 +42,12 @@ class Settings(BaseSettings):
     lockout_threshold: int = Field(default=5, ge=1, le=100)
     lockout_minutes: int = Field(default=15, ge=1, le=24 * 60)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    request_threads: int = Field(
+        default=12,
+        ge=1,
+        le=200,
+        description="Requests served at once per worker process (each holds a database connection)",
+    )
     force_https: bool = Field(
         default=False, description="Treat every request as https (cookies Secure, HSTS)."
     )

@@ -1,0 +1,58 @@
+"""Admission control: at most `limit` requests in progress per worker; the rest wait, none fail."""
+
+from typing import Any
+
+import anyio
+
+from app.middleware import AdmissionMiddleware, Message
+
+
+async def nothing_received() -> Message:
+    """A receive channel that is never read."""
+    return {"type": "http.disconnect"}
+
+
+async def discard(message: Message) -> None:
+    """A send channel that drops what it is given."""
+
+
+def test_requests_beyond_the_limit_wait_their_turn_and_all_complete() -> None:
+    in_progress = 0
+    most = 0
+    finished: list[int] = []
+
+    async def slow_app(scope: Any, receive: Any, send: Any) -> None:
+        nonlocal in_progress, most
+        in_progress += 1
+        most = max(most, in_progress)
+        await anyio.sleep(0.01)
+        in_progress -= 1
+        finished.append(scope["n"])
+
+    admitted = AdmissionMiddleware(slow_app, limit=3)
+
+    async def main() -> None:
+        async with anyio.create_task_group() as group:
+            for n in range(12):
+                group.start_soon(admitted, {"type": "http", "n": n}, nothing_received, discard)
+
+    anyio.run(main)
+    assert most == 3
+    assert sorted(finished) == list(range(12))
+
+
+def test_lifespan_messages_pass_without_a_slot() -> None:
+    seen: list[str] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        seen.append(scope["type"])
+
+    admitted = AdmissionMiddleware(app, limit=1)
+
+    async def main() -> None:
+        with anyio.fail_after(5):  # would wait for ever if lifespan needed the held slot
+            async with admitted.slots:
+                await admitted({"type": "lifespan"}, nothing_received, discard)
+
+    anyio.run(main)
+    assert seen == ["lifespan"]
