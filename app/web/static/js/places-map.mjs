@@ -74,6 +74,13 @@ function startPlaces(container) {
     const properties = (featureLayer.feature && featureLayer.feature.properties) || {};
     if (featureLayer.setIcon) {
       featureLayer.setIcon(letters(properties.icon));
+      // The marker is a focusable button: name it after the place (an attribute, not markup), starting
+      // with the letters it shows.
+      const element = featureLayer.getElement();
+      if (element) {
+        const name = `${properties.name || 'A place'}, ${properties.type_label || ''}`;
+        element.setAttribute('aria-label', `${properties.icon || ''} ${name}`.trim());
+      }
     } else if (featureLayer.setStyle) {
       featureLayer.setStyle(PLACE_STYLE);
     }
