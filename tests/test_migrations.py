@@ -18,6 +18,7 @@ EXPECTED_TABLES = {
     "concern_category",
     "concern",
     "concern_revision",
+    "concern_import",
     "person_of_concern",
     "person_link",
     "concern_person",

@@ -97,7 +97,16 @@ class Concern(TimestampMixin, Base):
     """One significant event or protective factor in a young person's chronology."""
 
     __tablename__ = "concern"
-    __table_args__ = (Index("ix_concern_young_person_occurred", "young_person_id", "occurred_at"),)
+    __table_args__ = (
+        Index("ix_concern_young_person_occurred", "young_person_id", "occurred_at"),
+        Index(
+            "uq_concern_agency_external_id",
+            "agency_id",
+            "external_id",
+            unique=True,
+            postgresql_where=text("external_id IS NOT NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     young_person_id: Mapped[int] = mapped_column(ForeignKey("young_person.id", ondelete="CASCADE"))
@@ -128,9 +137,31 @@ class Concern(TimestampMixin, Base):
     sensitivity: Mapped[Sensitivity] = mapped_column(
         enum_column(Sensitivity, "sensitivity"), server_default=text("'partnership'")
     )
+    external_id: Mapped[str | None] = mapped_column(String(100))
+    import_id: Mapped[int | None] = mapped_column(
+        ForeignKey("concern_import.id", ondelete="SET NULL"), index=True
+    )
     version: Mapped[int] = mapped_column(Integer, server_default="1")
 
     __mapper_args__ = {"version_id_col": version}
+
+
+class ConcernImport(Base):
+    """One run of the concern import: who loaded which file for which agency, and what it did."""
+
+    __tablename__ = "concern_import"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id"), index=True)
+    imported_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    imported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=text("now()"))
+    file_name: Mapped[str] = mapped_column(String(255))
+    skip_invalid: Mapped[bool] = mapped_column(Boolean)
+    rows_read: Mapped[int] = mapped_column(Integer)
+    rows_loaded: Mapped[int] = mapped_column(Integer)
+    rows_updated: Mapped[int] = mapped_column(Integer)
+    rows_unchanged: Mapped[int] = mapped_column(Integer)
+    rows_rejected: Mapped[int] = mapped_column(Integer)
 
 
 class ConcernRevision(Base):
