@@ -29,6 +29,10 @@ EXPECTED_TABLES = {
     "assessment_protective_factor",
     "assessment_action",
     "language_flag_count",
+    "small_area",
+    "indicator",
+    "area_indicator",
+    "postcode",
     "alembic_version",
 }
 

@@ -1,0 +1,1 @@
+"""Small areas (LSOAs, wards ...), their indicators (deprivation, population) and postcodes."""
