@@ -11,7 +11,10 @@ from pypdf import PdfReader
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from app.templating import build_environment
+from app.web.chronology import mark_shape
 from contexts.audit.models import AuditAction, AuditEvent
+from contexts.concerns.models import ConcernKind
 from tests.conftest import World, web_sign_in
 from tests.test_concerns import add
 from tests.test_young_people import create, headers
@@ -344,3 +347,10 @@ def test_profile_shows_latest_judgement_missing_episodes_and_open_actions(browse
     assert "Still missing" in page
     assert "Visit the hotel" in page
     assert "Open actions" in page
+
+
+@pytest.mark.parametrize("kind", list(ConcernKind))
+def test_grid_marks_drawn_in_python_match_the_legend_macro(kind: ConcernKind) -> None:
+    macro = build_environment().get_template("people/_mark.html").module.mark  # type: ignore[attr-defined]
+    drawn_by_macro = " ".join(str(macro(kind, 120.5, 80.0)).split())
+    assert str(mark_shape(kind, 120.5, 80.0)) == drawn_by_macro
