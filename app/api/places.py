@@ -3,12 +3,15 @@
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response, UploadFile
+from pydantic import TypeAdapter
 
 from app.db import SessionDep
 from app.deps import AreaDep, OriginDep, SignedIn, require
 from contexts.access import Actor, Permission
 from contexts.errors import InvalidInput
+from mapping.disclosure import DisclosurePolicy
 from mapping.places.importer import load_file
+from mapping.places.profile import PlaceProfile, place_profile
 from mapping.places.schemas import (
     ImportReport,
     PlaceCreate,
@@ -190,3 +193,13 @@ def archive(actor: PlaceEditor, session: SessionDep, origin: OriginDep, place_id
     """Archive a place: it leaves lists and maps; records that refer to it keep it."""
     archive_place(session=session, actor=actor, origin=origin, place_id=place_id)
     return Response(status_code=204)
+
+
+@router.get("/places/{place_id}/profile", response_model=None)
+def place_profile_api(actor: PlaceViewer, session: SessionDep, place_id: int) -> Response:
+    """Concerns linked to the place by month (as the caller's role may see them), trend, nearby places."""
+    profile = place_profile(session=session, actor=actor, place_id=place_id, policy=DisclosurePolicy())
+    return Response(PROFILE_JSON.dump_json(profile), media_type="application/json")
+
+
+PROFILE_JSON: TypeAdapter[PlaceProfile] = TypeAdapter(PlaceProfile)

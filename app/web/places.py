@@ -12,12 +12,16 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from app.db import SessionDep
-from app.deps import AreaDep, OriginDep, require
+from app.deps import AccessReason, AreaDep, OriginDep, PeopleViewer, require
 from app.templating import render
 from app.web.forms import error_list, first_errors
 from contexts.access import Actor, Permission
+from contexts.audit.models import AuditAction
+from contexts.audit.service import record_event
 from contexts.errors import Conflict, InvalidInput
 from contexts.young_people.service import Area
+from mapping.disclosure import DisclosurePolicy
+from mapping.places.profile import LinkRule, PlaceProfile, linked_young_people, place_profile
 from mapping.places.schemas import PlaceCreate, PlaceFilter, PlaceRead, PlaceUpdate
 from mapping.places.service import (
     archive_place,
@@ -325,6 +329,8 @@ def place_page(
 ) -> Response:
     """One place: its details and a small map."""
     place = read_place(session=session, actor=actor, place_id=place_id)
+    policy = DisclosurePolicy()
+    profile = place_profile(session=session, actor=actor, place_id=place_id, policy=policy)
     return render(
         request,
         "places/view.html",
@@ -333,7 +339,38 @@ def place_page(
             "place": place,
             "shape": shape_words(place.geometry),
             "map": map_of(session, [place], area, f"Map of {place.name}"),
+            "profile": profile,
+            "chart": month_bars(profile),
+            "hidden_label": policy.hidden_label.capitalize(),
         },
+    )
+
+
+@router.get("/places/{place_id}/young-people")
+def linked_young_people_page(
+    request: Request,
+    actor: PeopleViewer,
+    reason: AccessReason,
+    session: SessionDep,
+    origin: OriginDep,
+    place_id: int,
+) -> Response:
+    """Your agency's young people linked to the place recently: opening the list is audited."""
+    place = read_place(session=session, actor=actor, place_id=place_id)
+    people = linked_young_people(session=session, actor=actor, place_id=place_id)
+    record_event(
+        session=session,
+        action=AuditAction.VIEW,
+        actor=actor,
+        origin=origin,
+        object_type="place_young_people",
+        object_id=place_id,
+        reason=reason,
+    )
+    return render(
+        request,
+        "places/young_people.html",
+        {"active_nav": "places", "place": place, "people": people, "rule": LinkRule()},
     )
 
 
@@ -402,3 +439,29 @@ def archive_place_submit(
     """Archive the place and go back to the list."""
     archive_place(session=session, actor=actor, origin=origin, place_id=place_id)
     return RedirectResponse(f"/places?archived={place_id}", status_code=303)
+
+
+@dataclass(frozen=True, slots=True)
+class Bar:
+    """One month's bar in the place's chart (height 0 for a hidden count)."""
+
+    x: int
+    height: float
+    label: str
+    value: str
+
+
+def month_bars(profile: PlaceProfile, width: int = 600, height: int = 120) -> list[Bar]:
+    """Bars for the monthly counts, scaled to the tallest shown month."""
+    shown = [month.count or 0 for month in profile.months]
+    tallest = max(shown) or 1
+    step = width // max(1, len(shown))
+    return [
+        Bar(
+            x=index * step,
+            height=round(height * (count / tallest), 1),
+            label=f"{month.month:%b %y}",
+            value="hidden" if month.count is None else str(month.count),
+        )
+        for index, (month, count) in enumerate(zip(profile.months, shown, strict=True))
+    ]
