@@ -138,21 +138,19 @@ class Concern(TimestampMixin, Base):
         enum_column(Sensitivity, "sensitivity"), server_default=text("'partnership'")
     )
     external_id: Mapped[str | None] = mapped_column(String(100))
-    import_id: Mapped[int | None] = mapped_column(
-        ForeignKey("concern_import.id", ondelete="SET NULL"), index=True
-    )
     version: Mapped[int] = mapped_column(Integer, server_default="1")
 
     __mapper_args__ = {"version_id_col": version}
 
 
 class ConcernImport(Base):
-    """One run of the concern import: who loaded which file for which agency, and what it did."""
+    """One run of the concern import: who loaded which file, when, and how many rows it added or changed."""
 
     __tablename__ = "concern_import"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id"), index=True)
+    """The importing user's agency (a system administrator may import for other agencies)."""
     imported_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
     imported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=text("now()"))
     file_name: Mapped[str] = mapped_column(String(255))

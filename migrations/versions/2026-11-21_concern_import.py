@@ -1,6 +1,6 @@
-"""Concern import from partners' systems: a record of each import run, and on each concern the partner
-system's id (unique within the recording agency, so re-importing a file updates instead of duplicating)
-and the import that last loaded or changed it.
+"""Concern import from partners' systems: a record of each import run (who, when, which file, how many
+rows added, updated, unchanged and rejected), and on each concern the partner system's id, unique within
+the recording agency, so that importing a file again updates its concerns instead of duplicating them.
 
 Revision ID: 0009_concern_import
 Revises: 0008_places
@@ -19,7 +19,7 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    """Create concern_import and add external_id and import_id to concern."""
+    """Create concern_import and add external_id, with its unique index, to concern."""
     op.create_table(
         "concern_import",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -45,16 +45,6 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_concern_import_agency_id"), "concern_import", ["agency_id"], unique=False)
     op.add_column("concern", sa.Column("external_id", sa.String(length=100), nullable=True))
-    op.add_column("concern", sa.Column("import_id", sa.Integer(), nullable=True))
-    op.create_foreign_key(
-        op.f("fk_concern_import_id_concern_import"),
-        "concern",
-        "concern_import",
-        ["import_id"],
-        ["id"],
-        ondelete="SET NULL",
-    )
-    op.create_index(op.f("ix_concern_import_id"), "concern", ["import_id"], unique=False)
     op.create_index(
         "uq_concern_agency_external_id",
         "concern",
@@ -65,15 +55,12 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    """Drop the new index and columns, then concern_import."""
+    """Drop the unique index and external_id, then concern_import."""
     op.drop_index(
         "uq_concern_agency_external_id",
         table_name="concern",
         postgresql_where=sa.text("external_id IS NOT NULL"),
     )
-    op.drop_index(op.f("ix_concern_import_id"), table_name="concern")
-    op.drop_constraint(op.f("fk_concern_import_id_concern_import"), "concern", type_="foreignkey")
-    op.drop_column("concern", "import_id")
     op.drop_column("concern", "external_id")
     op.drop_index(op.f("ix_concern_import_agency_id"), table_name="concern_import")
     op.drop_table("concern_import")
