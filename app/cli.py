@@ -3,6 +3,8 @@
 import getpass
 import os
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -29,6 +31,10 @@ from contexts.audit.service import RequestOrigin, verify_chain
 from contexts.demo.service import DemoSize, build_demo, remove_demo_accounts
 from contexts.errors import DomainError
 from contexts.young_people.service import Area
+from mapping.areas.demo import build_demo_areas
+from mapping.areas.importer import load_area_file, load_indicator_file
+from mapping.areas.postcodes import import_postcodes
+from mapping.areas.schemas import ListedImportReport
 from mapping.places.importer import import_places, read_places_file
 from mapping.places.schemas import ImportReport
 
@@ -112,6 +118,11 @@ def demo(
             console.print(f"Disabled {remove_demo_accounts(session=session)} demo accounts.")
             return
         summary = build_demo(session=session, size=size, seed=seed, password=settings.demo_password)
+        areas = build_demo_areas(session, seed)
+    if areas.created:
+        console.print(
+            f"Demo areas loaded: {areas.areas} fictional neighbourhoods, {areas.postcodes} postcodes."
+        )
     if summary.created:
         console.print(f"Demo borough loaded: {summary.agencies} agencies, {summary.users} users.")
     else:
@@ -265,6 +276,159 @@ def import_places_command(
                 progress=advance,
             )
         _print_report(report)
+    if not report.written:
+        raise typer.Exit(1)
+
+
+@contextmanager
+def _progress_bar() -> Iterator[Callable[[str, int, int], None]]:
+    """A progress bar per import stage (only on a terminal), told (stage, done, total)."""
+    with Progress(console=console, transient=True, disable=not console.is_terminal) as progress:
+        tasks: dict[str, TaskID] = {}
+
+        def advance(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = progress.add_task(stage, total=total)
+            progress.update(tasks[stage], completed=done)
+
+        yield advance
+
+
+def _print_area_report(report: ListedImportReport, what: str, extra: str = "") -> None:
+    """The problems (the first thousand, one line each) and a summary of an area import."""
+    for problem in report.problems:
+        console.print(f"  [red]{escape(str(problem))}[/]")
+    if report.unlisted:
+        console.print(f"  [red]... and {report.unlisted:,} more problems.[/]")
+    bad = report.rows - report.valid
+    if not report.written:
+        console.print(
+            f"[bold red]Nothing imported:[/] {bad:,} of {report.rows:,} rows have problems. "
+            "Correct them, or use --skip-invalid to load the valid rows only."
+        )
+        return
+    console.print(
+        f"Imported {what}: {report.created:,} added, {report.updated:,} updated"
+        + extra
+        + (f", {bad:,} bad rows skipped." if bad else ".")
+    )
+
+
+ImportFile = Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)]
+SkipInvalid = Annotated[bool, typer.Option(help="Load the valid rows even if some are bad")]
+
+
+@import_cli.command("areas")
+def import_areas_command(
+    file: ImportFile,
+    kind: Annotated[str, typer.Option(help="What the areas are: lsoa, msoa, ward, lad ...")],
+    code_field: Annotated[str | None, typer.Option(help="Property holding the code (e.g. LSOA21CD)")] = None,
+    name_field: Annotated[str | None, typer.Option(help="Property holding the name (e.g. LSOA21NM)")] = None,
+    edition: Annotated[int | None, typer.Option(help="Boundary edition (read from e.g. LSOA21CD)")] = None,
+    skip_invalid: SkipInvalid = False,
+    repair: Annotated[bool, typer.Option(help="Repair invalid boundaries with ST_MakeValid")] = False,
+) -> None:
+    """Import area boundaries from a GeoJSON FeatureCollection (WGS84, or EPSG:27700 if its crs says so).
+
+    Codes and names come from properties such as LSOA21CD and LSOA21NM, found by themselves or named
+    with --code-field and --name-field. Every boundary is checked first; if any is bad nothing is
+    written, unless --skip-invalid. Areas wholly outside the deployment's area are left out; areas
+    already held (same kind, edition and code) are updated.
+    """
+    settings = get_settings()
+    with _owner_session(settings) as session, session.begin():
+        try:
+            with _progress_bar() as advance:
+                report = load_area_file(
+                    session=session,
+                    content=file.read_bytes(),
+                    kind=kind,
+                    area=Area(*settings.area_bbox),
+                    code_field=code_field,
+                    name_field=name_field,
+                    edition=edition,
+                    skip_invalid=skip_invalid,
+                    repair=repair,
+                    progress=advance,
+                )
+        except DomainError as problem:
+            _fail(f"{file.name}: {problem.detail}", code=2)
+        outside = f", {report.outside:,} outside this deployment's area left out" if report.outside else ""
+        _print_area_report(
+            report, f"{report.created + report.updated:,} {kind} areas ({report.edition})", outside
+        )
+    if not report.written:
+        raise typer.Exit(1)
+
+
+@import_cli.command("indicators")
+def import_indicators_command(
+    file: ImportFile,
+    edition: Annotated[
+        int | None, typer.Option(help="Indices of Deprivation edition, if its headers do not tell")
+    ] = None,
+    kind: Annotated[str | None, typer.Option(help="Match codes to areas of this kind only")] = None,
+    area_edition: Annotated[int | None, typer.Option(help="Match codes to this boundary edition")] = None,
+    skip_invalid: SkipInvalid = False,
+) -> None:
+    """Import indicator values from a CSV: the English Indices of Deprivation or a long table.
+
+    \b
+    English Indices of Deprivation "File 7" CSV (2015, 2019, 2025), told by its official headers:
+      LSOA code (2011) or LSOA code (2021), the IMD score, rank and decile, the IDACI score, rank
+      and decile, Total population: mid YYYY and Dependent Children aged 0-15: mid YYYY.
+      Codes are matched to LSOAs of that edition (import them first).
+    Long CSV: area_code, indicator, period, value (label, unit for a new indicator).
+    Rows whose area code matches no area are reported (and skipped with --skip-invalid).
+    """
+    settings = get_settings()
+    with _owner_session(settings) as session, session.begin():
+        try:
+            with _progress_bar() as advance:
+                report = load_indicator_file(
+                    session=session,
+                    content=file.read_bytes(),
+                    name=file.name,
+                    edition=edition,
+                    kind=kind,
+                    area_edition=area_edition,
+                    skip_invalid=skip_invalid,
+                    progress=advance,
+                )
+        except DomainError as problem:
+            _fail(f"{file.name}: {problem.detail}", code=2)
+        _print_area_report(
+            report, f"{report.format} values of {', '.join(report.indicators) or 'no indicators'}"
+        )
+    if not report.written:
+        raise typer.Exit(1)
+
+
+@import_cli.command("postcodes")
+def import_postcodes_command(
+    files: Annotated[list[Path], typer.Argument(exists=True, dir_okay=False, readable=True)],
+    skip_invalid: SkipInvalid = False,
+) -> None:
+    """Import postcodes from ONS Postcode Directory or Code-Point Open CSV files.
+
+    \b
+    ONSPD: header with pcds, lat, long, doterm (and lsoa21 or lsoa11, osward); terminated
+      postcodes are skipped, and removed if held.
+    Code-Point Open: no header; postcode, quality, eastings, northings, ..., ward code; converted
+      from British National Grid in PostGIS. Give every file of the product at once.
+    """
+    with ExitStack() as stack, _owner_session(get_settings()) as session, session.begin():
+        opened = [(file.name, stack.enter_context(file.open("rb"))) for file in files]
+        try:
+            with _progress_bar() as advance:
+                report = import_postcodes(
+                    session=session, files=opened, skip_invalid=skip_invalid, progress=advance
+                )
+        except DomainError as problem:
+            _fail(problem.detail, code=2)
+        extra = f", {report.terminated:,} terminated skipped" if report.terminated else ""
+        extra += f", {report.unplaced:,} without a position skipped" if report.unplaced else ""
+        _print_area_report(report, f"{report.created + report.updated:,} postcodes ({report.format})", extra)
     if not report.written:
         raise typer.Exit(1)
 

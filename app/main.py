@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.api import (
     agencies,
+    areas,
     assessments,
     audit,
     concerns,
@@ -108,6 +109,7 @@ def create_app(settings: Settings | None = None, *, factory: sessionmaker[Sessio
         persons.router,
         missing.router,
         places.router,
+        areas.router,
         ogc.router,
         assessments.router,
         language.router,
