@@ -3,8 +3,11 @@
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from contexts.errors import InvalidInput
+from mapping.disclosure import DisclosurePolicy
 
 DEFAULT_SECRET_KEY = "csmap-demo-secret-key-change-me-before-real-use"
 DEFAULT_DEMO_PASSWORD = "demo-password-2026"
@@ -63,6 +66,29 @@ class Settings(BaseSettings):
     language_rules_file: Path | None = Field(
         default=None, description="An administrator's extra language rules (JSON), added to the shipped ones."
     )
+    disclosure_threshold: int = Field(
+        default=8, description="Partner outputs hide counts below this (docs/disclosure.md)."
+    )
+    disclosure_rounding: int = Field(
+        default=5, description="Partner outputs round shown counts to a multiple of this."
+    )
+
+    @field_validator("disclosure_rounding")
+    @classmethod
+    def _disclosure_is_safe(cls, rounding: int, info: ValidationInfo) -> int:
+        """Refuse at start-up a threshold and rounding under which nested views could reveal a count."""
+        threshold = info.data.get("disclosure_threshold")
+        if threshold is None:
+            return rounding
+        try:
+            DisclosurePolicy(threshold=threshold, rounding_base=rounding)
+        except InvalidInput as refused:
+            raise ValueError(refused.detail) from refused
+        return rounding
+
+    def disclosure_policy(self) -> DisclosurePolicy:
+        """The disclosure rules every partner output passes through."""
+        return DisclosurePolicy(threshold=self.disclosure_threshold, rounding_base=self.disclosure_rounding)
 
     @property
     def owner_database_url(self) -> str:

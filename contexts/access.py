@@ -50,11 +50,19 @@ class Permission(enum.StrEnum):
     VIEW_PLACES = "view_places"
     EDIT_PLACES = "edit_places"
     MANAGE_PLACE_TYPES = "manage_place_types"
+    VIEW_HOTSPOTS = "view_hotspots"
+    VIEW_ANALYST_HOTSPOTS = "view_analyst_hotspots"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.PRACTITIONER: frozenset(
-        {Permission.SIGNED_IN, Permission.VIEW_PEOPLE, Permission.EDIT_PEOPLE, Permission.VIEW_PLACES}
+        {
+            Permission.SIGNED_IN,
+            Permission.VIEW_PEOPLE,
+            Permission.EDIT_PEOPLE,
+            Permission.VIEW_PLACES,
+            Permission.VIEW_HOTSPOTS,
+        }
     ),
     Role.SUPERVISOR: frozenset(
         {
@@ -63,12 +71,25 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.EDIT_PEOPLE,
             Permission.SIGN_OFF_ASSESSMENTS,
             Permission.VIEW_PLACES,
+            Permission.VIEW_HOTSPOTS,
         }
     ),
     # Places are the partnership's shared map of contexts: the people who assess and disrupt them
     # keep them; practitioners and supervisors see them to record where things happened.
-    Role.ANALYST: frozenset({Permission.SIGNED_IN, Permission.VIEW_PLACES, Permission.EDIT_PLACES}),
-    Role.NEIGHBOURHOOD: frozenset({Permission.SIGNED_IN, Permission.VIEW_PLACES, Permission.EDIT_PLACES}),
+    # Hotspot maps: everyone who works on contexts sees the disclosure-controlled (partner) map;
+    # only analysts see exact counts and z-scores (the analyst audience).
+    Role.ANALYST: frozenset(
+        {
+            Permission.SIGNED_IN,
+            Permission.VIEW_PLACES,
+            Permission.EDIT_PLACES,
+            Permission.VIEW_HOTSPOTS,
+            Permission.VIEW_ANALYST_HOTSPOTS,
+        }
+    ),
+    Role.NEIGHBOURHOOD: frozenset(
+        {Permission.SIGNED_IN, Permission.VIEW_PLACES, Permission.EDIT_PLACES, Permission.VIEW_HOTSPOTS}
+    ),
     Role.AGENCY_ADMIN: frozenset({Permission.SIGNED_IN, Permission.MANAGE_USERS, Permission.VIEW_AUDIT}),
     # The place taxonomy is the partnership's, so only system administrators add to it.
     Role.SYSTEM_ADMIN: frozenset(

@@ -33,6 +33,8 @@ EXPECTED_TABLES = {
     "indicator",
     "area_indicator",
     "postcode",
+    "hotspot_fact",
+    "hotspot_cell_count",
     "alembic_version",
 }
 

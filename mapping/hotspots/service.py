@@ -1,0 +1,987 @@
+"""Hotspot maps over PostGIS: counts per grid cell and month from the aggregate, Gi*, trend, GeoJSON.
+
+What is counted. Concerns with a location (their point, else a point on their place) and, with
+`source`, where missing young people were found; never a young person's home. A record counts in
+the window when its date (UK local time) lies between `start` and `end`, both included. Analysts
+see every record the partnership shares plus their own agency's agency-only concerns (the rule of
+`contexts.access.entry_visible_to`), exactly. Partners see disclosure-controlled figures computed
+from records every agency may see: agency-only concerns and records at residential place types
+(which may be a young person's home) are left out of partner maps altogether, before suppression.
+
+The study grid. A `bbox` (WGS84) or, without one, the extent of the records in the window's
+months that the audience may see (whatever the other filters), widened to whole kilometre squares
+of the British National Grid; a filtered map and the unfiltered one of the same window share a
+grid. Cells are squares or hexagons of `cell` metres (chosen from the records' spacing when not
+given, `choose_cell_size`), anchored so that the same size always gives the same cells. Every
+record in the study area falls in exactly one cell, so the cell counts add up to the records.
+
+Where counts come from (`CountPlan`). A square grid whose cell size is a whole multiple of a
+lattice of `hotspot_cell_count`, over whole months, with at most one filter dimension (on the
+250 m lattice), sums lattice cells: it reads cells x months rows, however many records there are.
+Anything else (hex grids, other sizes, part months, several filters) reads `hotspot_fact`,
+binned on the 50 m lattice when the cell size allows, else point by point with the engine's own
+`assign_cells`. Both give the same counts (the tests hold them to it).
+
+Statistics. Gi* with binary distance-band weights (default band: two cells) or k nearest cells,
+each cell its own neighbour; analytic p-values or conditional permutations; Benjamini-Hochberg;
+bins -3..3; an emerging hot-spot pattern per cell from the monthly slices (Mann-Kendall on the
+monthly z-scores, analytic). Analysts get them on the true counts. Partners get bins and
+patterns computed on the published counts alone (hidden counts taken as 0, for the window and
+for each month), so that nothing a partner sees depends on a count the disclosure rules hide.
+"""
+
+import json
+import math
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+from typing import Any, Final, cast
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import psycopg
+from numpy.typing import NDArray
+from pydantic_core import to_json
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from contexts.access import Actor, Permission, ensure
+from contexts.agencies.models import Agency
+from contexts.audit.models import AuditAction
+from contexts.audit.service import RequestOrigin, record_event
+from contexts.concerns.models import ConcernCategory, ConcernKind, Context
+from contexts.errors import InvalidInput
+from contexts.young_people.models import Gender
+from contexts.young_people.service import Area
+from mapping.disclosure import DisclosurePolicy, partner_geometry
+from mapping.hotspots.grid import (
+    MIN_CELL_SIZE,
+    Grid,
+    GridShape,
+    HotspotInputError,
+    assign_cells,
+    cell_polygons,
+    choose_cell_size,
+    grid_for_extent,
+)
+from mapping.hotspots.models import (
+    COARSE_LATTICE,
+    FILTER_LATTICE,
+    FINE_LATTICE,
+    PARTNERSHIP,
+    RESIDENTIAL,
+    RESIDENTIAL_PLACE_TYPES,
+    TIME_ZONE,
+    AgeBand,
+    Dimension,
+    Source,
+)
+from mapping.hotspots.stats import DistanceBand, HotspotResult, NearestNeighbours, Neighbourhood, gi_star
+from mapping.hotspots.trend import PATTERNS, emerging_hot_spots
+from mapping.places.models import PlaceTypeEntry
+
+MAX_MONTHS: Final = 120
+KILOMETRE: Final = 1000
+DEFAULT_BAND_CELLS: Final = 2
+SQUARE_METRES_PER_KM2: Final = 1_000_000
+ENGINE_FIELDS: Final = {"cell_size": "cell", "distance_band": "band", "neighbours": "neighbours"}
+GEOMETRY_CACHE_GRIDS: Final = 8
+GEOMETRY_CACHE_MAX_CELLS: Final = 100_000
+NOT_KNOWN: Final = "not_known"
+
+
+class Audience(StrEnum):
+    """Who a map is for: analysts see exact figures, partners disclosure-controlled ones."""
+
+    ANALYST = "analyst"
+    PARTNER = "partner"
+
+
+class SourceChoice(StrEnum):
+    """Which records a map counts."""
+
+    CONCERNS = "concerns"
+    MISSING = "missing"
+    BOTH = "both"
+
+
+SOURCES: Final[Mapping[SourceChoice, tuple[int, ...]]] = {
+    SourceChoice.CONCERNS: (Source.CONCERN.value,),
+    SourceChoice.MISSING: (Source.MISSING.value,),
+    SourceChoice.BOTH: (Source.CONCERN.value, Source.MISSING.value),
+}
+CONCERN_ONLY_DIMENSIONS: Final = frozenset({Dimension.CONTEXT, Dimension.KIND, Dimension.CATEGORY})
+FACT_EXPRESSIONS: Final[Mapping[Dimension, str]] = {
+    Dimension.CONTEXT: "context",
+    Dimension.KIND: "kind",
+    Dimension.CATEGORY: "category_id::text",
+    Dimension.AGENCY: "agency_id::text",
+    Dimension.PLACE_TYPE: "place_type",
+    Dimension.AGE_BAND: "age_band",
+    Dimension.GENDER: "gender",
+}
+
+
+@dataclass(frozen=True)
+class HotspotFilters:
+    """Filter values as users give them (codes); empty means no filter on that dimension."""
+
+    contexts: tuple[str, ...] = ()
+    kinds: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    agencies: tuple[str, ...] = ()
+    place_types: tuple[str, ...] = ()
+    age_bands: tuple[str, ...] = ()
+    genders: tuple[str, ...] = ()
+
+    def by_dimension(self) -> dict[Dimension, tuple[str, ...]]:
+        """The filters in use, keyed by dimension."""
+        given = {
+            Dimension.CONTEXT: self.contexts,
+            Dimension.KIND: self.kinds,
+            Dimension.CATEGORY: self.categories,
+            Dimension.AGENCY: self.agencies,
+            Dimension.PLACE_TYPE: self.place_types,
+            Dimension.AGE_BAND: self.age_bands,
+            Dimension.GENDER: self.genders,
+        }
+        return {dimension: values for dimension, values in given.items() if values}
+
+
+@dataclass(frozen=True)
+class HotspotQuery:
+    """Everything a hotspot map request asks for."""
+
+    cell: float | None = None
+    shape: GridShape = GridShape.SQUARE
+    start: date | None = None
+    end: date | None = None
+    filters: HotspotFilters = field(default_factory=HotspotFilters)
+    source: SourceChoice = SourceChoice.CONCERNS
+    audience: Audience = Audience.ANALYST
+    bbox: tuple[float, float, float, float] | None = None
+    band: float | None = None
+    neighbours: int | None = None
+    permutations: int = 0
+    seed: int | None = None
+    fdr: bool = True
+    trend: bool = True
+
+
+@dataclass(frozen=True)
+class Window:
+    """The dates counted (both included) and the calendar months they touch."""
+
+    start: date
+    end: date
+    months: tuple[date, ...]
+
+    @property
+    def whole_months(self) -> bool:
+        """Whether the window starts on a first and ends on a last day of a month."""
+        return self.start.day == 1 and (self.end + timedelta(days=1)).day == 1
+
+
+@dataclass(frozen=True)
+class StudyArea:
+    """A rectangle of whole British National Grid kilometre squares, by their indexes (inclusive)."""
+
+    kx0: int
+    ky0: int
+    kx1: int
+    ky1: int
+
+    def bounds(self) -> tuple[float, float, float, float]:
+        """The rectangle in metres: west, south, east, north."""
+        return (
+            float(self.kx0 * KILOMETRE),
+            float(self.ky0 * KILOMETRE),
+            float((self.kx1 + 1) * KILOMETRE),
+            float((self.ky1 + 1) * KILOMETRE),
+        )
+
+    def lattice_range(self, lattice: int) -> dict[str, int]:
+        """The inclusive range of lattice cell indexes inside the rectangle, as query parameters."""
+        per_km = KILOMETRE // lattice
+        return {
+            "x0": self.kx0 * per_km,
+            "x1": (self.kx1 + 1) * per_km - 1,
+            "y0": self.ky0 * per_km,
+            "y1": (self.ky1 + 1) * per_km - 1,
+        }
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which facts a map may count: sources, visibility, filters (as stored values)."""
+
+    sources: tuple[int, ...]
+    restricted: tuple[int, ...]
+    filters: dict[Dimension, tuple[str, ...]]
+    excluded_place_types: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CountPlan:
+    """How the counts are read: a lattice of the aggregate, or the facts (binned or point by point)."""
+
+    table: str
+    lattice: int | None
+    dimension: Dimension = Dimension.ALL
+
+    def describe(self) -> str:
+        """A short description for benchmarks and logs."""
+        if self.table == "cells":
+            return f"{self.lattice} m lattice ({self.dimension.value})"
+        return "facts, 50 m lattice" if self.lattice else "facts, point by point"
+
+
+@dataclass(frozen=True)
+class CellStatistics:
+    """Gi* and trend for every cell of the grid, in cell-id order."""
+
+    result: HotspotResult
+    patterns: NDArray[np.int8] | None
+
+
+@dataclass(frozen=True)
+class HotspotMap:
+    """A computed map: the grid, the true counts and the statistics for its audience."""
+
+    query: HotspotQuery
+    window: Window
+    neighbourhood: Neighbourhood | None
+    grid: Grid | None
+    counts: NDArray[np.int64]
+    statistics: CellStatistics | None
+    plan: CountPlan | None
+    filters: dict[str, list[str]]
+
+
+def hotspot_map(
+    *,
+    session: Session,
+    actor: Actor,
+    origin: RequestOrigin,
+    query: HotspotQuery,
+    policy: DisclosurePolicy,
+    area: Area,
+    today: date | None = None,
+) -> HotspotMap:
+    """Count, test and label every cell of the study grid for the query's audience; audit the query."""
+    ensure(actor, Permission.VIEW_HOTSPOTS)
+    if query.audience is Audience.ANALYST:
+        ensure(actor, Permission.VIEW_ANALYST_HOTSPOTS)
+    window = month_window(query.start, query.end, today=today)
+    scope = query_scope(session=session, actor=actor, query=query, policy=policy)
+    study = study_area(session=session, query=query, window=window, scope=scope, area=area)
+    if study is None:
+        _audit(session, actor, origin, query, window)
+        return _empty_map(query, window)
+    cell = query.cell if query.cell is not None else chosen_cell_size(session, window, scope, study)
+    grid = study_grid(study, cell, query.shape)
+    neighbourhood = neighbourhood_for(query, grid)
+    monthly, plan = monthly_counts(session=session, grid=grid, study=study, window=window, scope=scope)
+    statistics = cell_statistics(grid, monthly, neighbourhood, query, policy)
+    _audit(session, actor, origin, query, window)
+    return HotspotMap(
+        query=query,
+        window=window,
+        neighbourhood=neighbourhood,
+        grid=grid,
+        counts=monthly.sum(axis=0),
+        statistics=statistics,
+        plan=plan,
+        filters=_filters_echo(query),
+    )
+
+
+def _audit(
+    session: Session, actor: Actor, origin: RequestOrigin, query: HotspotQuery, window: Window
+) -> None:
+    """Record who looked at which map (the query, never the figures)."""
+    record_event(
+        session=session,
+        action=AuditAction.VIEW,
+        actor=actor,
+        origin=origin,
+        object_type="hotspot_map",
+        object_id=query.audience.value,
+        reason=describe_query(query, window),
+    )
+
+
+def _empty_map(query: HotspotQuery, window: Window) -> HotspotMap:
+    """A map with no study area: nothing the audience may see was recorded in the window."""
+    return HotspotMap(
+        query=query,
+        window=window,
+        neighbourhood=None,
+        grid=None,
+        counts=np.zeros(0, dtype=np.int64),
+        statistics=None,
+        plan=None,
+        filters=_filters_echo(query),
+    )
+
+
+def _filters_echo(query: HotspotQuery) -> dict[str, list[str]]:
+    """The filters as asked, for the response."""
+    return {dimension.value: list(values) for dimension, values in query.filters.by_dimension().items()}
+
+
+def describe_query(query: HotspotQuery, window: Window) -> str:
+    """The query in one line for the audit trail: what was looked at, never what was found."""
+    parts = [
+        f"cell={'auto' if query.cell is None else f'{query.cell:g}'}",
+        f"shape={query.shape.value}",
+        f"from={window.start.isoformat()}",
+        f"to={window.end.isoformat()}",
+        f"source={query.source.value}",
+    ]
+    parts += [f"{name}={','.join(values)}" for name, values in _filters_echo(query).items()]
+    if query.bbox is not None:
+        parts.append("bbox=" + ",".join(f"{value:g}" for value in query.bbox))
+    return " ".join(parts)[:1000]
+
+
+def local_today() -> date:
+    """Today in UK local time."""
+    return datetime.now(ZoneInfo(TIME_ZONE)).date()
+
+
+def month_start(day: date) -> date:
+    """The first day of the day's month."""
+    return day.replace(day=1)
+
+
+def month_end(day: date) -> date:
+    """The last day of the day's month."""
+    following = (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+    return following - timedelta(days=1)
+
+
+def add_months(day: date, months: int) -> date:
+    """The first day of the month `months` after the day's month."""
+    index = day.year * 12 + day.month - 1 + months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def month_index(day: date) -> int:
+    """Months since year 0, for arithmetic on months."""
+    return day.year * 12 + day.month - 1
+
+
+def month_window(start: date | None, end: date | None, *, today: date | None = None) -> Window:
+    """The window asked for; by default the twelve calendar months ending with this one."""
+    end = end or month_end(today or local_today())
+    start = start or add_months(end, -11)
+    if start > end:
+        raise InvalidInput(
+            f"The window starts ({start.isoformat()}) after it ends ({end.isoformat()}).", field="from"
+        )
+    count = month_index(end) - month_index(start) + 1
+    if count > MAX_MONTHS:
+        raise InvalidInput(
+            f"The window spans {count} months; the most is {MAX_MONTHS}. Choose a later 'from'.",
+            field="from",
+        )
+    months = tuple(add_months(start, offset) for offset in range(count))
+    return Window(start=start, end=end, months=months)
+
+
+def query_scope(*, session: Session, actor: Actor, query: HotspotQuery, policy: DisclosurePolicy) -> Scope:
+    """Check the filters and work out which facts the audience may count."""
+    filters = resolve_filters(session, query.filters, query.source, query.audience, policy)
+    if query.audience is Audience.ANALYST:
+        restricted: tuple[int, ...] = (PARTNERSHIP, RESIDENTIAL, actor.agency_id)
+        excluded: tuple[str, ...] = ()
+    else:
+        restricted = (PARTNERSHIP,)
+        excluded = tuple(sorted(policy.hidden_place_types - RESIDENTIAL_PLACE_TYPES))
+    return Scope(SOURCES[query.source], restricted, filters, excluded)
+
+
+def resolve_filters(
+    session: Session,
+    filters: HotspotFilters,
+    source: SourceChoice,
+    audience: Audience,
+    policy: DisclosurePolicy,
+) -> dict[Dimension, tuple[str, ...]]:
+    """Each filter's values as the aggregate stores them; unknown values are refused by name."""
+    given = filters.by_dimension()
+    for dimension in given.keys() & CONCERN_ONLY_DIMENSIONS:
+        if source is not SourceChoice.CONCERNS:
+            raise InvalidInput(
+                f"The {dimension.value} filter applies to concerns only: use source=concerns.",
+                field=dimension.value,
+            )
+    known: dict[Dimension, Mapping[str, str]] = {}
+    for dimension in given:
+        known[dimension] = _known_values(session, dimension)
+    if audience is Audience.PARTNER:
+        hidden = set(given.get(Dimension.PLACE_TYPE, ())) & policy.hidden_place_types
+        if hidden:
+            raise InvalidInput(
+                "Residential place types are never shown to partners.", field=Dimension.PLACE_TYPE.value
+            )
+    return {dimension: _stored(dimension, values, known[dimension]) for dimension, values in given.items()}
+
+
+def _known_values(session: Session, dimension: Dimension) -> Mapping[str, str]:
+    """Every value a filter may take, as given -> as stored."""
+    if dimension is Dimension.CONTEXT:
+        return {value.value: value.value for value in Context}
+    if dimension is Dimension.KIND:
+        return {value.value: value.value for value in ConcernKind}
+    if dimension is Dimension.AGE_BAND:
+        return {value.value: value.value for value in AgeBand}
+    if dimension is Dimension.GENDER:
+        return {value.value: value.value for value in Gender} | {NOT_KNOWN: NOT_KNOWN}
+    if dimension is Dimension.CATEGORY:
+        rows = session.execute(select(ConcernCategory.code, ConcernCategory.id)).all()
+        return {str(code): str(number) for code, number in rows}
+    if dimension is Dimension.AGENCY:
+        return {str(code): str(number) for code, number in session.execute(select(Agency.code, Agency.id))}
+    return {str(code): str(code) for code in session.scalars(select(PlaceTypeEntry.code))}
+
+
+def _stored(dimension: Dimension, values: Sequence[str], known: Mapping[str, str]) -> tuple[str, ...]:
+    """The stored form of each value, refusing one that is not known (without repeating it)."""
+    unknown = [value for value in values if value not in known]
+    if unknown:
+        choices = ", ".join(sorted(known)) if len(known) <= 20 else f"{len(known)} known codes"
+        raise InvalidInput(
+            f"{len(unknown)} {dimension.value} value(s) are not known; choose from {choices}.",
+            field=dimension.value,
+        )
+    return tuple(sorted({known[value] for value in values}))
+
+
+def study_area(
+    *, session: Session, query: HotspotQuery, window: Window, scope: Scope, area: Area
+) -> StudyArea | None:
+    """The bbox's kilometre squares, or those holding the audience's records in the window's months."""
+    if query.bbox is not None:
+        return bbox_study_area(session, query.bbox, area)
+    row = session.execute(
+        text(
+            "SELECT min(cx), min(cy), max(cx), max(cy) FROM hotspot_cell_count "
+            "WHERE lattice = :lattice AND dimension = 'all' AND value = '' "
+            "AND month BETWEEN :first AND :last AND source = ANY(:sources) "
+            "AND restricted_to = ANY(:restricted) AND n > 0"
+        ),
+        {
+            "lattice": COARSE_LATTICE,
+            "first": window.months[0],
+            "last": window.months[-1],
+            "sources": list(scope.sources),
+            "restricted": list(scope.restricted),
+        },
+    ).one()
+    if row[0] is None:
+        return None
+    return StudyArea(int(row[0]), int(row[1]), int(row[2]), int(row[3]))
+
+
+def check_bbox(bbox: tuple[float, float, float, float], area: Area) -> None:
+    """Refuse a bbox that is not west-south-east-north in degrees, or lies outside the deployment's area."""
+    west, south, east, north = bbox
+    if not all(math.isfinite(value) for value in bbox):
+        raise InvalidInput("The bbox has a missing or infinite number.", field="bbox")
+    if not (-180 <= west < east <= 180 and -90 <= south < north <= 90):
+        raise InvalidInput(
+            "The bbox must run west to east and south to north, in degrees inside the world.", field="bbox"
+        )
+    inside = (
+        area.min_longitude <= west
+        and east <= area.max_longitude
+        and area.min_latitude <= south
+        and north <= area.max_latitude
+    )
+    if not inside:
+        raise InvalidInput("The bbox must lie inside the deployment's area.", field="bbox")
+
+
+def bbox_study_area(session: Session, bbox: tuple[float, float, float, float], area: Area) -> StudyArea:
+    """The kilometre squares covering a WGS84 bbox once projected to British National Grid."""
+    check_bbox(bbox, area)
+    row = session.execute(
+        text(
+            "SELECT ST_XMin(g), ST_YMin(g), ST_XMax(g), ST_YMax(g) FROM (SELECT ST_Transform("
+            "ST_Segmentize(ST_MakeEnvelope(:west, :south, :east, :north, 4326), 0.01), 27700) AS g) AS box"
+        ),
+        dict(zip(("west", "south", "east", "north"), bbox, strict=True)),
+    ).one()
+    return StudyArea(
+        math.floor(row[0] / KILOMETRE),
+        math.floor(row[1] / KILOMETRE),
+        math.ceil(row[2] / KILOMETRE) - 1,
+        math.ceil(row[3] / KILOMETRE) - 1,
+    )
+
+
+def chosen_cell_size(session: Session, window: Window, scope: Scope, study: StudyArea) -> float:
+    """A cell size from the spacing of the distinct locations counted in the window (any filter)."""
+    sql = (
+        "SELECT DISTINCT x, y FROM hotspot_fact WHERE source = ANY(%(sources)s) "
+        "AND restricted_to = ANY(%(restricted)s) AND occurred_on BETWEEN %(start)s AND %(end)s "
+        "AND cx BETWEEN %(x0)s AND %(x1)s AND cy BETWEEN %(y0)s AND %(y1)s"
+    )
+    params = _scope_params(scope, window) | study.lattice_range(FINE_LATTICE)
+    points = fetch_rows(session, sql, params, [("x", ">f8"), ("y", ">f8")])
+    if points.size == 0:
+        raise InvalidInput("There are no records in the study area to choose a cell size from.", field="cell")
+    return choose_cell_size(points["x"], points["y"])
+
+
+def study_grid(study: StudyArea, cell: float, shape: GridShape) -> Grid:
+    """The grid over the study area, refusing a cell size the area cannot use (naming `cell`)."""
+    if not math.isfinite(cell) or cell < MIN_CELL_SIZE:
+        raise InvalidInput(f"The cell size must be at least {MIN_CELL_SIZE:g} metres.", field="cell")
+    try:
+        grid = grid_for_extent(*study.bounds(), cell_size=float(cell), shape=shape)
+    except HotspotInputError as refused:
+        raise InvalidInput(refused.detail, field="cell") from refused
+    if grid.n_cells < 2:
+        raise InvalidInput("The study area holds a single cell: choose a smaller cell size.", field="cell")
+    return grid
+
+
+def neighbourhood_for(query: HotspotQuery, grid: Grid) -> Neighbourhood:
+    """The neighbourhood asked for: k nearest cells, a distance band, or two cells' width."""
+    if query.neighbours is not None and query.band is not None:
+        raise InvalidInput("Give a distance band or a number of neighbours, not both.", field="band")
+    if query.neighbours is not None:
+        return NearestNeighbours(query.neighbours)
+    return DistanceBand(query.band if query.band is not None else DEFAULT_BAND_CELLS * grid.cell_size)
+
+
+def count_plan(grid: Grid, window: Window, scope: Scope) -> CountPlan:
+    """Choose the cheapest way to count that gives the exact counts."""
+    size = grid.cell_size
+    square_multiple = grid.shape is GridShape.SQUARE and size.is_integer()
+    if square_multiple and window.whole_months and not scope.excluded_place_types:
+        dimensions = list(scope.filters)
+        if not dimensions:
+            for lattice in (COARSE_LATTICE, FILTER_LATTICE, FINE_LATTICE):
+                if int(size) % lattice == 0:
+                    return CountPlan("cells", lattice)
+        elif len(dimensions) == 1 and int(size) % FILTER_LATTICE == 0:
+            return CountPlan("cells", FILTER_LATTICE, dimensions[0])
+    if square_multiple and int(size) % FINE_LATTICE == 0:
+        return CountPlan("facts", FINE_LATTICE)
+    return CountPlan("facts", None)
+
+
+def monthly_counts(
+    *,
+    session: Session,
+    grid: Grid,
+    study: StudyArea,
+    window: Window,
+    scope: Scope,
+    plan: CountPlan | None = None,
+) -> tuple[NDArray[np.int64], CountPlan]:
+    """Counts per (month, cell) of the window over the grid, and how they were read (or `plan`)."""
+    plan = plan or count_plan(grid, window, scope)
+    if plan.table == "cells" and plan.lattice is not None:
+        rows = _lattice_rows(session, plan.lattice, plan.dimension, study, window, scope)
+        return fold_lattice(grid, plan.lattice, rows, len(window.months)), plan
+    if plan.lattice is not None:
+        rows = _fact_lattice_rows(session, study, window, scope)
+        return fold_lattice(grid, FINE_LATTICE, rows, len(window.months)), plan
+    return _fact_point_counts(session, grid, study, window, scope), plan
+
+
+LATTICE_COLUMNS: Final = [("month", ">i4"), ("cx", ">i4"), ("cy", ">i4"), ("n", ">i4")]
+MONTH_INDEX_SQL: Final = (
+    "((date_part('year', month) * 12 + date_part('month', month) - 1)::int4 - %(base)s) AS month"
+)
+
+
+def _scope_params(scope: Scope, window: Window) -> dict[str, Any]:
+    """Query parameters every count shares."""
+    return {
+        "sources": list(scope.sources),
+        "restricted": list(scope.restricted),
+        "start": window.start,
+        "end": window.end,
+        "first": window.months[0],
+        "last": window.months[-1],
+        "base": month_index(window.months[0]),
+        "excluded": list(scope.excluded_place_types),
+    }
+
+
+def _lattice_rows(
+    session: Session, lattice: int, dimension: Dimension, study: StudyArea, window: Window, scope: Scope
+) -> NDArray[Any]:
+    """(month, cx, cy, n) rows of one lattice layer inside the study area."""
+    values = scope.filters.get(dimension, ("",))
+    sql = (
+        f"SELECT {MONTH_INDEX_SQL}, cx, cy, n FROM hotspot_cell_count "
+        "WHERE lattice = %(lattice)s AND dimension = %(dimension)s AND value = ANY(%(values)s) "
+        "AND month BETWEEN %(first)s AND %(last)s AND source = ANY(%(sources)s) "
+        "AND restricted_to = ANY(%(restricted)s) AND n <> 0 "
+        "AND cx BETWEEN %(x0)s AND %(x1)s AND cy BETWEEN %(y0)s AND %(y1)s"
+    )
+    params = _scope_params(scope, window) | study.lattice_range(lattice)
+    params |= {"lattice": lattice, "dimension": dimension.value, "values": list(values)}
+    return fetch_rows(session, sql, params, LATTICE_COLUMNS)
+
+
+def _fact_conditions(scope: Scope) -> tuple[str, dict[str, Any]]:
+    """SQL conditions on hotspot_fact for the scope's filters and exclusions."""
+    clauses = [
+        "source = ANY(%(sources)s)",
+        "restricted_to = ANY(%(restricted)s)",
+        "occurred_on BETWEEN %(start)s AND %(end)s",
+        "cx BETWEEN %(x0)s AND %(x1)s",
+        "cy BETWEEN %(y0)s AND %(y1)s",
+    ]
+    params: dict[str, Any] = {}
+    for dimension, values in scope.filters.items():
+        clauses.append(f"{FACT_EXPRESSIONS[dimension]} = ANY(%(f_{dimension.value})s)")
+        params[f"f_{dimension.value}"] = list(values)
+    if scope.excluded_place_types:
+        clauses.append("(place_type IS NULL OR place_type <> ALL(%(excluded)s))")
+    return " AND ".join(clauses), params
+
+
+def _fact_lattice_rows(session: Session, study: StudyArea, window: Window, scope: Scope) -> NDArray[Any]:
+    """(month, cx, cy, n) rows counted from the facts on the 50 m lattice."""
+    conditions, params = _fact_conditions(scope)
+    sql = (
+        f"SELECT {MONTH_INDEX_SQL}, cx, cy, count(*)::int4 AS n FROM hotspot_fact WHERE {conditions} "
+        "GROUP BY 1, cx, cy"
+    )
+    params |= _scope_params(scope, window) | study.lattice_range(FINE_LATTICE)
+    return fetch_rows(session, sql, params, LATTICE_COLUMNS)
+
+
+def _fact_point_counts(
+    session: Session, grid: Grid, study: StudyArea, window: Window, scope: Scope
+) -> NDArray[np.int64]:
+    """Counts per (month, cell) from each fact's coordinates, binned by the engine itself."""
+    conditions, params = _fact_conditions(scope)
+    sql = f"SELECT {MONTH_INDEX_SQL}, x, y FROM hotspot_fact WHERE {conditions}"
+    params |= _scope_params(scope, window) | study.lattice_range(FINE_LATTICE)
+    rows = fetch_rows(session, sql, params, [("month", ">i4"), ("x", ">f8"), ("y", ">f8")])
+    cells = assign_cells(grid, rows["x"], rows["y"])
+    if (cells < 0).any():
+        raise RuntimeError("A record in the study area fell outside its grid.")
+    return _tally(rows["month"].astype(np.int64), cells, None, len(window.months), grid.n_cells)
+
+
+def fold_lattice(grid: Grid, lattice: int, rows: NDArray[Any], months: int) -> NDArray[np.int64]:
+    """Sum lattice cells into the grid's square cells (each an exact union of lattice cells)."""
+    size = int(grid.cell_size)
+    column = (rows["cx"].astype(np.int64) * lattice - round(grid.origin_x)) // size
+    row = (rows["cy"].astype(np.int64) * lattice - round(grid.origin_y)) // size
+    if rows.size and (
+        column.min() < 0 or row.min() < 0 or column.max() >= grid.columns or row.max() >= grid.rows
+    ):
+        raise RuntimeError("A lattice cell of the study area fell outside its grid.")
+    cells = row * grid.columns + column
+    return _tally(rows["month"].astype(np.int64), cells, rows["n"].astype(np.int64), months, grid.n_cells)
+
+
+def _tally(
+    months: NDArray[np.int64],
+    cells: NDArray[np.int64],
+    weights: NDArray[np.int64] | None,
+    n_months: int,
+    n_cells: int,
+) -> NDArray[np.int64]:
+    """A (months, cells) table of counts from month and cell indexes (and counts per row)."""
+    flat = months * n_cells + cells
+    table = np.bincount(flat, weights=weights, minlength=n_months * n_cells)
+    return np.rint(table).astype(np.int64).reshape(n_months, n_cells)
+
+
+def raw_connection(session: Session) -> psycopg.Connection[Any]:
+    """The psycopg connection under the session, in the session's transaction (pending rows flushed)."""
+    session.flush()
+    return cast(psycopg.Connection[Any], session.connection().connection.driver_connection)
+
+
+SEND_FUNCTIONS: Final = {">i4": "int4send", ">f8": "float8send"}
+
+
+def fetch_rows(
+    session: Session, sql: str, params: Mapping[str, Any], columns: Sequence[tuple[str, str]]
+) -> NDArray[Any]:
+    """Rows of a query's named int4 / float8 columns (never null) as a numpy record array.
+
+    The database packs every row's values in network byte order into one bytea (string_agg of
+    int4send / float8send), which numpy reads in place: one value crosses the wire, however many
+    rows there are, where a result set or COPY would cost a Python step per row.
+    """
+    packed = " || ".join(f"{SEND_FUNCTIONS[kind]}(r.{name})" for name, kind in columns)
+    statement = f"SELECT string_agg({packed}, ''::bytea) FROM ({sql}) AS r"
+    with raw_connection(session).cursor(binary=True) as cursor:
+        cursor.execute(statement, params)
+        row = cursor.fetchone()
+    data = b"" if row is None or row[0] is None else bytes(row[0])
+    return np.frombuffer(data, dtype=np.dtype(list(columns)))
+
+
+def cell_statistics(
+    grid: Grid,
+    monthly: NDArray[np.int64],
+    neighbourhood: Neighbourhood,
+    query: HotspotQuery,
+    policy: DisclosurePolicy,
+) -> CellStatistics:
+    """Gi* over the window and the monthly trend, on true counts (analysts) or published ones (partners)."""
+    values = monthly.sum(axis=0).astype(np.float64)
+    slices = monthly.astype(np.float64)
+    if query.audience is Audience.PARTNER:
+        values = _published_or_zero(policy, monthly.sum(axis=0))
+        slices = np.stack([_published_or_zero(policy, month) for month in monthly])
+    try:
+        result = gi_star(
+            grid, values, neighbourhood, fdr=query.fdr, permutations=query.permutations, seed=query.seed
+        )
+        patterns = (
+            emerging_hot_spots(grid, slices, neighbourhood, fdr=query.fdr).codes if query.trend else None
+        )
+    except HotspotInputError as refused:
+        raise InvalidInput(
+            refused.detail, field=ENGINE_FIELDS.get(refused.field or "", refused.field)
+        ) from refused
+    return CellStatistics(result, patterns)
+
+
+def _published_or_zero(policy: DisclosurePolicy, counts: NDArray[np.int64]) -> NDArray[np.float64]:
+    """The counts partners see, hidden ones as 0."""
+    return np.nan_to_num(policy.publish_counts(counts), nan=0.0)
+
+
+def rebuild_aggregate(*, session: Session) -> None:
+    """Recompute the whole hotspot aggregate from concerns and missing episodes (after a repair)."""
+    session.execute(text("SELECT hotspot_rebuild()"))
+
+
+# GeoJSON --------------------------------------------------------------------------------------
+
+_geometry_cache: OrderedDict[Grid, list[str]] = OrderedDict()
+_geometry_lock = threading.Lock()
+
+
+def cell_geometries(session: Session, grid: Grid) -> list[str]:
+    """Each cell's GeoJSON polygon in WGS84, as JSON text (kept for recently used grids)."""
+    with _geometry_lock:
+        cached = _geometry_cache.get(grid)
+        if cached is not None:
+            _geometry_cache.move_to_end(grid)
+            return cached
+    geometries = _cell_geometries(session, grid)
+    if grid.n_cells <= GEOMETRY_CACHE_MAX_CELLS:
+        with _geometry_lock:
+            _geometry_cache[grid] = geometries
+            while len(_geometry_cache) > GEOMETRY_CACHE_GRIDS:
+                _geometry_cache.popitem(last=False)
+    return geometries
+
+
+def _cell_geometries(session: Session, grid: Grid) -> list[str]:
+    """Project every distinct cell vertex once in PostGIS, then write each ring from them."""
+    rings = cell_polygons(grid)
+    vertices = rings.reshape(-1, 2)
+    distinct, inverse = np.unique(np.round(vertices, 3), axis=0, return_inverse=True)
+    lonlat = to_wgs84(session, distinct)
+    points = [f"[{lon:.6f},{lat:.6f}]" for lon, lat in lonlat.tolist()]
+    per_ring = inverse.reshape(rings.shape[0], rings.shape[1]).tolist()
+    return [
+        '{"type":"Polygon","coordinates":[[' + ",".join(points[i] for i in ring) + "]]}" for ring in per_ring
+    ]
+
+
+def to_wgs84(session: Session, points: NDArray[np.float64]) -> NDArray[np.float64]:
+    """British National Grid points (n, 2) as WGS84 longitude, latitude, in one PostGIS call."""
+    record = np.dtype([("order", "u1"), ("kind", "<u4"), ("x", "<f8"), ("y", "<f8")])
+    parts = np.zeros(len(points), dtype=record)
+    parts["order"], parts["kind"] = 1, 1
+    parts["x"], parts["y"] = points[:, 0], points[:, 1]
+    header = b"\x01" + (4).to_bytes(4, "little") + len(points).to_bytes(4, "little")
+    wkb = header + parts.tobytes()
+    projected = session.execute(
+        text("SELECT ST_AsBinary(ST_Transform(ST_GeomFromWKB(:wkb, 27700), 4326), 'NDR')"), {"wkb": wkb}
+    ).scalar_one()
+    back = np.frombuffer(bytes(projected)[9:], dtype=record)
+    return np.column_stack([back["x"], back["y"]])
+
+
+def hotspot_geojson(*, session: Session, hotspot_map: HotspotMap, policy: DisclosurePolicy) -> bytes:
+    """The map as a GeoJSON FeatureCollection in WGS84, for its audience."""
+    grid, statistics = hotspot_map.grid, hotspot_map.statistics
+    partner = hotspot_map.query.audience is Audience.PARTNER
+    header = _collection_members(hotspot_map, policy)
+    if grid is None or statistics is None:
+        return to_json(header | {"features": []})
+    if partner:
+        features = _partner_features(session, grid, hotspot_map.counts, statistics, policy)
+    else:
+        features = _analyst_features(session, grid, hotspot_map.counts, statistics)
+    opening = to_json(header)[:-1]
+    return opening + b',"features":[' + ",".join(features).encode() + b"]}"
+
+
+def _collection_members(hotspot_map: HotspotMap, policy: DisclosurePolicy) -> dict[str, Any]:
+    """The top-level members: how the map was made, and its total."""
+    query, window = hotspot_map.query, hotspot_map.window
+    members: dict[str, Any] = {
+        "type": "FeatureCollection",
+        "audience": query.audience.value,
+        "cell": None if hotspot_map.grid is None else hotspot_map.grid.cell_size,
+        "shape": query.shape.value,
+        "neighbourhood": _neighbourhood_member(hotspot_map.neighbourhood),
+        "inference": _inference_member(query),
+        "fdr": query.fdr,
+        "window": {
+            "from": window.start.isoformat(),
+            "to": window.end.isoformat(),
+            "months": [month.strftime("%Y-%m") for month in window.months],
+        },
+        "source": query.source.value,
+        "filters": hotspot_map.filters,
+        "weights": "binary, each cell its own neighbour",
+        "rate": "records per square kilometre in the window",
+    }
+    if query.audience is Audience.PARTNER:
+        published = policy.publish_total(hotspot_map.counts)
+        members |= {
+            "total": published.value,
+            "hidden_cells": published.hidden_parts,
+            "disclosure": {
+                "threshold": policy.threshold,
+                "rounding_base": policy.rounding_base,
+                "hidden": policy.hidden_label,
+                "statistics": "bin and trend are computed from the published counts only, "
+                "hidden counts taken as 0; agency-only records and residential places are not counted",
+            },
+        }
+    else:
+        members["total"] = int(hotspot_map.counts.sum())
+    return members
+
+
+def _neighbourhood_member(neighbourhood: Neighbourhood | None) -> dict[str, Any] | None:
+    """The neighbourhood as the response names it."""
+    if isinstance(neighbourhood, DistanceBand):
+        return {"type": "distance_band", "distance_m": neighbourhood.metres}
+    if isinstance(neighbourhood, NearestNeighbours):
+        return {"type": "nearest_neighbours", "k": neighbourhood.k}
+    return None
+
+
+def _inference_member(query: HotspotQuery) -> dict[str, Any]:
+    """Which p-values the map carries."""
+    if query.permutations:
+        return {"type": "permutation", "permutations": query.permutations, "seed": query.seed}
+    return {"type": "analytic"}
+
+
+def trend_labels(statistics: CellStatistics, cells: int) -> list[str | None]:
+    """Each cell's emerging pattern as a short label (None without a trend)."""
+    if statistics.patterns is None:
+        return [None] * cells
+    labels = [pattern.value.replace(" ", "_") for pattern in PATTERNS]
+    return [labels[code] for code in statistics.patterns.tolist()]
+
+
+def _rates(counts: NDArray[np.float64], grid: Grid) -> NDArray[np.float64]:
+    """Records per square kilometre, to one decimal place."""
+    area = grid.cell_size**2 * (1.0 if grid.shape is GridShape.SQUARE else math.sqrt(3) / 2)
+    return np.round(counts * SQUARE_METRES_PER_KM2 / area, 1)
+
+
+def _analyst_features(
+    session: Session, grid: Grid, counts: NDArray[np.int64], statistics: CellStatistics
+) -> list[str]:
+    """Every cell with its exact count, rate, Gi* z, p-values, bin and trend."""
+    result = statistics.result
+    columns = zip(
+        cell_geometries(session, grid),
+        json_values(counts),
+        json_values(_rates(counts.astype(np.float64), grid)),
+        json_values(np.round(result.z, 4)),
+        json_values(significant(result.p, 4)),
+        json_values(significant(result.p_fdr, 4)),
+        json_values(result.bins),
+        json_values(trend_labels(statistics, grid.n_cells)),
+        strict=True,
+    )
+    return [
+        f'{{"type":"Feature","id":{cell},"geometry":{geometry},"properties":{{"cell_id":{cell},'
+        f'"count":{count},"rate":{rate},"gi_z":{z},"gi_p":{p},"gi_p_fdr":{p_fdr},'
+        f'"gi_bin":{gi_bin},"trend":{trend}}}}}'
+        for cell, (geometry, count, rate, z, p, p_fdr, gi_bin, trend) in enumerate(columns)
+    ]
+
+
+def json_values(values: NDArray[Any] | Sequence[object]) -> list[str]:
+    """Each value as JSON text, serialised in one pass (numbers, null and labels without commas)."""
+    items = values.tolist() if isinstance(values, np.ndarray) else list(values)
+    return to_json(items).decode()[1:-1].split(",") if items else []
+
+
+def significant(values: NDArray[np.float64], digits: int) -> NDArray[np.float64]:
+    """Values rounded to a number of significant digits (p-values keep their size when tiny)."""
+    magnitude = np.floor(np.log10(np.where(values > 0, values, 1.0)))
+    scale = 10.0 ** (digits - 1 - magnitude)
+    return np.asarray(np.round(values * scale) / scale, dtype=np.float64)
+
+
+def _partner_features(
+    session: Session,
+    grid: Grid,
+    counts: NDArray[np.int64],
+    statistics: CellStatistics,
+    policy: DisclosurePolicy,
+) -> list[str]:
+    """Every cell with the published count and rate, the bin and the trend, passed through the gate."""
+    published = policy.publish_counts(counts)
+    shown = [None if math.isnan(value) else int(value) for value in published.tolist()]
+    rates = [None if math.isnan(value) else value for value in _rates(published, grid).tolist()]
+    bins = statistics.result.bins.tolist()
+    trends = trend_labels(statistics, grid.n_cells)
+    geometries = cell_geometries(session, grid)
+    # Every cell is the same generated polygon moved: the gate checks the shape on the first.
+    partner_geometry(json.loads(geometries[0]))
+    checked = _checked_properties(policy, shown, rates, bins, trends)
+    return [
+        f'{{"type":"Feature","id":{cell},"geometry":{geometry},"properties":{{"cell_id":{cell},{properties}}}}}'
+        for cell, (geometry, properties) in enumerate(zip(geometries, checked, strict=True))
+    ]
+
+
+def _checked_properties(
+    policy: DisclosurePolicy,
+    shown: Sequence[int | None],
+    rates: Sequence[float | None],
+    bins: Sequence[int],
+    trends: Sequence[str | None],
+) -> list[str]:
+    """Each cell's partner properties (after cell_id) as JSON text, every distinct set checked by the gate."""
+    seen: dict[tuple[int | None, float | None, int, str | None], str] = {}
+    out: list[str] = []
+    for cell, key in enumerate(zip(shown, rates, bins, trends, strict=True)):
+        properties = seen.get(key)
+        if properties is None:
+            count, rate, gi_bin, trend = key
+            given: dict[str, object] = {"cell_id": cell, "count": count, "rate": rate, "bin": gi_bin}
+            if trend is not None:
+                given["trend"] = trend
+            clean = policy.partner_properties(given)
+            del clean["cell_id"]
+            properties = to_json(clean).decode()[1:-1]
+            seen[key] = properties
+        out.append(properties)
+    return out
