@@ -3,7 +3,7 @@
 Collections register here with what they need to answer `items` and `item` requests; the web layer
 turns them into the standard's JSON documents and links. Every collection names the permission it
 needs, and only disclosure-controlled or non-personal layers are registered: places (businesses and
-public spaces, never residential types), and the layers other modules add (areas, partner hotspots).
+public spaces, never residential types), small areas with their indicators, and partner hotspots.
 """
 
 from collections.abc import Callable, Mapping, Sequence
@@ -17,6 +17,10 @@ from sqlalchemy.orm import Session
 
 from contexts.access import Actor, Permission, can, ensure
 from contexts.errors import InvalidInput, NotFound
+from mapping.areas.models import SmallArea
+from mapping.areas.schemas import AreaFilter
+from mapping.areas.service import as_feature as area_feature
+from mapping.areas.service import list_areas, read_area
 from mapping.disclosure import RESIDENTIAL_PLACE_TYPES
 from mapping.places.models import WGS84, Place, PlaceTypeEntry
 
@@ -228,7 +232,51 @@ PLACES = Collection(
     keywords=("places", "contextual safeguarding"),
 )
 
-COLLECTIONS: dict[str, Collection] = {PLACES.id: PLACES}
+
+def _area_items(session: Session, actor: Actor, query: ItemQuery) -> ItemPage:
+    """One page of small areas with their latest deprivation and population figures."""
+    rows, total = list_areas(
+        session=session,
+        actor=actor,
+        filters=AreaFilter(bbox=query.bbox),
+        limit=query.limit,
+        offset=query.offset,
+    )
+    return ItemPage([{"type": "Feature", **area_feature(row)} for row in rows], total)
+
+
+def _area_item(session: Session, actor: Actor, feature_id: str) -> dict[str, Any]:
+    """One small area by code, with every indicator's latest value."""
+    area = read_area(session=session, actor=actor, code=feature_id)
+    latest: dict[str, float] = {}
+    for value in area.indicators:
+        latest.setdefault(value.indicator, value.value)
+    properties = {"code": area.code, "name": area.name, "kind": area.kind, "edition": area.edition, **latest}
+    return {"type": "Feature", "id": area.code, "geometry": area.geometry, "properties": properties}
+
+
+def _area_extent(session: Session) -> tuple[float, float, float, float]:
+    """The bounding box of the imported areas (the world when there are none)."""
+    extent = func.ST_Extent(SmallArea.geom)
+    box = session.execute(
+        select(func.ST_XMin(extent), func.ST_YMin(extent), func.ST_XMax(extent), func.ST_YMax(extent))
+    ).one()
+    return WORLD if box[0] is None else (float(box[0]), float(box[1]), float(box[2]), float(box[3]))
+
+
+AREAS = Collection(
+    id="areas",
+    title="Small areas",
+    description="Small-area boundaries (LSOAs, wards) with their deprivation decile and population, "
+    "for rates per 1,000 young people.",
+    permission=Permission.VIEW_PLACES,
+    items=_area_items,
+    item=_area_item,
+    spatial_extent=_area_extent,
+    keywords=("areas", "deprivation", "population"),
+)
+
+COLLECTIONS: dict[str, Collection] = {PLACES.id: PLACES, AREAS.id: AREAS}
 
 
 def register(collection: Collection) -> None:

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from contexts.audit.models import AuditAction, AuditEvent
+from mapping.areas.demo import build_demo_areas
 from tests.conftest import World, bearer, web_sign_in
 from tests.test_places import BUS_ROUTE, HOTEL, TAXI_RANK, add
 
@@ -145,3 +146,21 @@ def test_html_pages_show_typed_markup_as_text(client: TestClient, head: dict[str
         assert "<b>x</b>" not in page.text
     listing = client.get("/ogc/collections/places/items", headers={"Accept": "text/html"})
     assert "Riverside Hotel &lt;b&gt;x&lt;/b&gt;" in listing.text
+
+
+def test_areas_collection_serves_demo_neighbourhoods_with_deprivation(
+    client: TestClient, world: World, db_session: Session
+) -> None:
+    built = build_demo_areas(db_session, 2026)
+    head = bearer(client, "user-neighbourhood")
+    listed = {c["id"] for c in get(client, "/ogc/collections", head)["collections"]}
+    assert {"areas", "places"} <= listed
+    first = get(client, "/ogc/collections/areas/items", head, limit=5)
+    assert (first["numberMatched"], first["numberReturned"]) == (built.areas, 5)
+    feature = first["features"][0]
+    assert feature["geometry"]["type"] in ("Polygon", "MultiPolygon")
+    assert 1 <= feature["properties"]["imd_decile"] <= 10
+    one = get(client, f"/ogc/collections/areas/items/{feature['id']}", head)
+    assert one["properties"]["name"] == feature["properties"]["name"]
+    assert "imd_decile" in one["properties"]
+    assert client.get("/ogc/collections/areas/items/NOPE", headers=head).status_code == 404
