@@ -1,5 +1,6 @@
 """The `csmap` command: serve, migrate, demo data, users, audit checks and the local database."""
 
+import csv
 import getpass
 import os
 import sys
@@ -28,8 +29,11 @@ from contexts.agencies.models import AgencyKind
 from contexts.agencies.schemas import AgencyCreate
 from contexts.agencies.service import create_agency, get_agency_by_code
 from contexts.audit.service import RequestOrigin, verify_chain
+from contexts.concerns.importer import ConcernImportReport, import_concerns_file
+from contexts.demo.progress import Silent, TerminalProgress
 from contexts.demo.service import DemoSize, build_demo, remove_demo_accounts
 from contexts.errors import DomainError
+from contexts.language.checker import load_rules
 from contexts.young_people.service import Area
 from mapping.areas.demo import build_demo_areas
 from mapping.areas.importer import load_area_file, load_indicator_file
@@ -429,6 +433,115 @@ def import_postcodes_command(
         extra = f", {report.terminated:,} terminated skipped" if report.terminated else ""
         extra += f", {report.unplaced:,} without a position skipped" if report.unplaced else ""
         _print_area_report(report, f"{report.created + report.updated:,} postcodes ({report.format})", extra)
+    if not report.written:
+        raise typer.Exit(1)
+
+
+CONCERNS_HELP = """Import concerns from a partner agency's system: a UTF-8 CSV file with a header row.
+
+Every row is checked before anything is written. If any row is bad nothing is written (exit code 1),
+unless --skip-invalid loads the good rows. Each problem names the row (the header is row 1), the
+column and what is wrong, never the text of a cell. A row whose source_agency and external_id were
+imported before updates that concern (its version goes up and a revision records the change); a row
+identical to what csmap holds is left alone. The import runs as --as USERNAME: the concerns are
+recorded by that user, for their own agency (a system administrator may import for any agency).
+With --check-wording the language rules are run over every summary and detail, and flagged phrases
+are counted for supervisors' monthly counts, as when a concern is saved in csmap; it is much slower.
+
+\b
+Columns (header names in any case; other columns are ignored):
+  external_id              required: the partner system's id for the entry
+  source_agency            required: the recording agency's code
+  young_person_ref         required: the young person's local id in that agency
+  occurred_at              required: ISO 8601 date (precision day) or date-time (UTC if no offset)
+  occurred_precision       optional: exact, day, month or approximate
+  context                  required: individual, home, peer_group, school or neighbourhood
+  kind                     required: risk, harm or protective
+  category                 required: a category code (GET /api/concern-categories)
+  summary                  required: at most 200 characters
+  detail                   optional: at most 10,000 characters
+  longitude, latitude      a location, one form per row: WGS84 degrees inside the area, or
+  easting, northing          British National Grid metres (EPSG:27700), or
+  place_ref                  a place's external_ref or csmap id
+  source_evaluation, intelligence_assessment, handling_code
+                           optional 3x5x2 grading: 1-3, A-E, P or C (all three or none)
+  sensitivity              optional: partnership (the default) or agency_only
+"""
+SHOWN_PROBLEMS = 1000
+
+
+def _import_user(session: Session, username: str) -> Actor:
+    """The active csmap user an import runs as."""
+    user = session.scalar(select(User).where(User.username == username.lower(), User.is_active.is_(True)))
+    if user is None:
+        _fail(f"There is no active user {username}.", code=2)
+    assert user is not None
+    return actor_for(user)
+
+
+def _write_problems(report: ConcernImportReport, path: Path) -> None:
+    """Every problem as CSV: row, column, problem."""
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(("row", "column", "problem"))
+        writer.writerows((problem.row, problem.column, problem.problem) for problem in report.problems)
+
+
+def _print_concern_report(report: ConcernImportReport) -> None:
+    """The problems (the first thousand, one line each) and the counts."""
+    for problem in report.problems[:SHOWN_PROBLEMS]:
+        console.print(f"  [red]{escape(str(problem))}[/]")
+    if len(report.problems) > SHOWN_PROBLEMS:
+        console.print(f"  [red]... and {len(report.problems) - SHOWN_PROBLEMS:,} more (see --report).[/]")
+    if not report.written:
+        console.print(
+            f"[bold red]Nothing imported:[/] {report.rejected:,} of {report.rows:,} rows have problems. "
+            "Correct them, or use --skip-invalid to load the valid rows only."
+        )
+        return
+    flagged = f" Wording to review: {report.flagged:,} flagged phrases." if report.flagged else ""
+    console.print(
+        f"Imported {report.rows:,} rows: {report.loaded:,} loaded, {report.updated:,} updated, "
+        f"{report.unchanged:,} unchanged, {report.rejected:,} rejected; "
+        f"{report.rows_per_second:,.0f} rows/s ({report.seconds:.1f} s).{flagged}"
+    )
+
+
+@import_cli.command("concerns", help=CONCERNS_HELP)
+def import_concerns_command(
+    file: ImportFile,
+    as_user: Annotated[
+        str, typer.Option("--as", help="The csmap user the import runs as", show_default=False)
+    ],
+    skip_invalid: SkipInvalid = False,
+    check_wording: Annotated[
+        bool, typer.Option(help="Count wording the language rules flag (slow on big files)")
+    ] = False,
+    report_file: Annotated[
+        Path | None, typer.Option("--report", help="Write every problem to this CSV file", dir_okay=False)
+    ] = None,
+) -> None:
+    settings = get_settings()
+    with _owner_session(settings) as session, session.begin():
+        actor = _import_user(session, as_user)
+        progress = TerminalProgress(console) if console.is_terminal else Silent()
+        try:
+            report = import_concerns_file(
+                path=file,
+                session=session,
+                actor=actor,
+                origin=RequestOrigin(request_id="csmap-import"),
+                area=Area(*settings.area_bbox),
+                rules=load_rules(settings.language_rules_file) if check_wording else (),
+                skip_invalid=skip_invalid,
+                progress=progress,
+            )
+        except DomainError as problem:
+            progress.finish("")
+            _fail(f"{file.name}: {problem.detail}", code=2)
+        _print_concern_report(report)
+        if report_file is not None:
+            _write_problems(report, report_file)
     if not report.written:
         raise typer.Exit(1)
 

@@ -269,7 +269,7 @@ def live_server(cluster: Cluster) -> Iterator[LiveServer]:
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120  # a loaded 2-core machine can take a minute to import
         while True:
             try:
                 if httpx2.get(f"{url}/healthz", timeout=1).status_code == 200:

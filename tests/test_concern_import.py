@@ -1,0 +1,510 @@
+"""Importing concerns from a partner's CSV: every row checked first, a report naming each bad row (never
+its text), all or nothing unless told to skip bad rows, updates by (agency, external_id) with revisions,
+one audit event per import, and the `csmap import concerns` command."""
+
+import io
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from geoalchemy2 import WKTElement
+from sqlalchemy import create_engine, func, select
+from sqlalchemy.orm import Session
+
+from contexts.access import Actor, Role
+from contexts.accounts.models import User
+from contexts.accounts.service import actor_for
+from contexts.agencies.models import Agency, AgencyKind
+from contexts.audit.models import AuditEvent
+from contexts.audit.service import RequestOrigin
+from contexts.concerns.importer import ConcernFileError, ConcernImportReport, import_concerns
+from contexts.concerns.models import Concern, ConcernCategory, ConcernImport, ConcernRevision
+from contexts.errors import AccessDenied
+from contexts.language.checker import load_rules
+from contexts.language.models import LanguageFlagCount
+from contexts.young_people.models import YoungPerson
+from contexts.young_people.service import Area
+from mapping.places.models import Place
+from tests.conftest import Database, World, make_user, password_hash
+from tests.test_demo_and_cli import run_cli
+
+AREA = Area(-6.5, 49.8, 2.0, 55.9)
+ORIGIN = RequestOrigin(request_id="test-concern-import")
+MARKER = "Zebra-Quartz-7731"
+HEADER = (
+    "external_id,source_agency,young_person_ref,occurred_at,context,kind,category,summary,detail,"
+    "longitude,latitude,easting,northing,place_ref,source_evaluation,intelligence_assessment,handling_code\n"
+)
+
+
+def line(ext: str, **cells: str) -> str:
+    """One CSV row: a good row at a longitude and latitude unless cells say otherwise."""
+    row = {
+        "external_id": ext,
+        "source_agency": "first",
+        "young_person_ref": "YP-1",
+        "occurred_at": "2026-03-01T16:30:00+00:00",
+        "context": "neighbourhood",
+        "kind": "risk",
+        "category": "hotspot",
+        "summary": "Seen at the station with older adults",
+        "detail": "",
+        "longitude": "-1.5123",
+        "latitude": "52.4081",
+        "easting": "",
+        "northing": "",
+        "place_ref": "",
+        "source_evaluation": "",
+        "intelligence_assessment": "",
+        "handling_code": "",
+    }
+    row.update(cells)
+    return ",".join(row.values()) + "\n"
+
+
+GRID = {"longitude": "", "latitude": "", "easting": "433500", "northing": "279000"}
+AT_PLACE = {"longitude": "", "latitude": "", "place_ref": "PL-STATION"}
+GOOD = (
+    HEADER
+    + line("EXT-1", detail="Carer told us the next day", source_evaluation="2").replace(",2,,\n", ",2,B,C\n")
+    + line("EXT-2", occurred_at="2026-02-14", context="school", kind="protective", **GRID)
+    + line("EXT-3", young_person_ref="YP-2", category="missing", kind="harm", **AT_PLACE)
+)
+
+
+@pytest.fixture
+def people(db_session: Session, world: World) -> dict[str, YoungPerson]:
+    """Two young people of the first agency and one of the second, with local ids."""
+    made = {
+        ref: YoungPerson(
+            agency_id=agency.id,
+            given_name="Test",
+            family_name=ref,
+            date_of_birth=datetime(2010, 5, 1, tzinfo=UTC).date(),
+            local_id=ref,
+        )
+        for ref, agency in (("YP-1", world.agency), ("YP-2", world.agency), ("YP-9", world.other_agency))
+    }
+    db_session.add_all(made.values())
+    db_session.add(
+        Place(name="Test station", place_type="station", geom=WKTElement("POINT(-1.51 52.41)", srid=4326),
+              external_ref="PL-STATION")
+    )  # fmt: skip
+    db_session.flush()
+    return made
+
+
+def practitioner(world: World) -> Actor:
+    """The first agency's practitioner."""
+    return actor_for(world.users[Role.PRACTITIONER])
+
+
+def run(session: Session, actor: Actor, text: str, **options: Any) -> ConcernImportReport:
+    """Import a CSV given as text."""
+    return import_concerns(
+        session=session,
+        lines=io.StringIO(text, newline=""),
+        file_name="partner.csv",
+        actor=actor,
+        origin=ORIGIN,
+        area=AREA,
+        **options,
+    )
+
+
+def imported(session: Session, prefix: str = "EXT-") -> dict[str, Concern]:
+    """Concerns with external ids starting with the prefix, by external id."""
+    rows = session.scalars(select(Concern).where(Concern.external_id.like(f"{prefix}%")))
+    return {concern.external_id or "": concern for concern in rows}
+
+
+def position(session: Session, concern: Concern) -> tuple[float, float] | None:
+    """A concern's longitude and latitude, if it has a point."""
+    if concern.point is None:
+        return None
+    row = session.execute(
+        select(func.ST_X(Concern.point), func.ST_Y(Concern.point)).where(Concern.id == concern.id)
+    ).one()
+    return float(row[0]), float(row[1])
+
+
+def test_a_good_file_loads_every_row_with_each_form_of_location(
+    db_session: Session, world: World, people: dict[str, YoungPerson]
+) -> None:
+    actor = practitioner(world)
+    report = run(db_session, actor, GOOD)
+    assert (report.rows, report.loaded, report.updated, report.unchanged, report.rejected) == (3, 3, 0, 0, 0)
+    assert report.written
+    assert report.problems == []
+    assert report.import_id is not None
+    loaded = imported(db_session)
+    first, second, third = loaded["EXT-1"], loaded["EXT-2"], loaded["EXT-3"]
+    assert first.young_person_id == people["YP-1"].id
+    assert third.young_person_id == people["YP-2"].id
+    assert {c.agency_id for c in loaded.values()} == {world.agency.id}
+    assert {c.recorded_by_id for c in loaded.values()} == {actor.user_id}
+    assert {c.version for c in loaded.values()} == {1}
+    assert first.occurred_at == datetime(2026, 3, 1, 16, 30, tzinfo=UTC)
+    assert first.occurred_precision == "exact"
+    assert second.occurred_precision == "day"
+    assert second.occurred_at == datetime(2026, 2, 14, tzinfo=UTC)
+    assert (first.context, first.kind, second.context, second.kind) == (
+        "neighbourhood",
+        "risk",
+        "school",
+        "protective",
+    )
+    codes = {row.id: row.code for row in db_session.execute(select(ConcernCategory.id, ConcernCategory.code))}
+    assert (codes[first.category_id], codes[third.category_id]) == ("hotspot", "missing")
+    assert first.detail == "Carer told us the next day"
+    assert second.detail is None
+    assert (first.source_evaluation, first.intelligence_assessment, first.handling_code) == ("2", "B", "C")
+    assert second.source_evaluation is None
+    assert first.sensitivity == "partnership"
+    assert position(db_session, first) == (-1.5123, 52.4081)
+    grid = position(db_session, second)
+    assert grid is not None
+    assert -1.52 < grid[0] < -1.50
+    assert 52.40 < grid[1] < 52.42
+    assert position(db_session, third) is None
+    assert third.place_id == db_session.scalar(select(Place.id).where(Place.external_ref == "PL-STATION"))
+
+
+def test_a_place_can_be_named_by_its_csmap_id(db_session: Session, world: World, people: Any) -> None:
+    place_id = db_session.scalar(select(Place.id).where(Place.external_ref == "PL-STATION"))
+    report = run(
+        db_session, practitioner(world), HEADER + line("EXT-P", **{**AT_PLACE, "place_ref": str(place_id)})
+    )
+    assert report.loaded == 1
+    assert imported(db_session)["EXT-P"].place_id == place_id
+
+
+def test_importing_the_same_file_again_changes_nothing(
+    db_session: Session, world: World, people: Any
+) -> None:
+    actor = practitioner(world)
+    run(db_session, actor, GOOD)
+    before = {ext: (c.id, c.version, c.updated_at) for ext, c in imported(db_session).items()}
+    db_session.expire_all()
+    again = run(db_session, actor, GOOD)
+    assert (again.rows, again.loaded, again.updated, again.unchanged, again.rejected) == (3, 0, 0, 3, 0)
+    db_session.expire_all()
+    after = {ext: (c.id, c.version, c.updated_at) for ext, c in imported(db_session).items()}
+    assert after == before
+    ids = [concern_id for concern_id, _, _ in before.values()]
+    assert db_session.scalar(select(func.count()).where(ConcernRevision.concern_id.in_(ids))) == 0
+
+
+def test_a_changed_row_updates_the_concern_with_a_revision_as_an_edit_does(
+    db_session: Session, world: World, people: Any
+) -> None:
+    actor = practitioner(world)
+    run(db_session, actor, GOOD)
+    changed = GOOD.replace(
+        "Seen at the station with older adults,Carer", "Seen at the bus station,Carer"
+    ).replace("EXT-2,first,YP-1,2026-02-14,school", "EXT-2,first,YP-1,2026-02-14,peer_group")
+    assert changed != GOOD
+    db_session.expire_all()
+    report = run(db_session, actor, changed)
+    assert (report.loaded, report.updated, report.unchanged) == (0, 2, 1)
+    db_session.expire_all()
+    loaded = imported(db_session)
+    assert loaded["EXT-1"].summary == "Seen at the bus station"
+    assert loaded["EXT-1"].version == 2
+    assert loaded["EXT-2"].context == "peer_group"
+    assert loaded["EXT-2"].version == 2
+    assert loaded["EXT-3"].version == 1
+    revisions = {
+        r.concern_id: r for r in db_session.scalars(select(ConcernRevision).where(
+            ConcernRevision.concern_id.in_([c.id for c in loaded.values()])))
+    }  # fmt: skip
+    first = revisions[loaded["EXT-1"].id]
+    assert first.version == 2
+    assert first.changed_by_id == actor.user_id
+    assert first.changes == {"summary": ["Seen at the station with older adults", "Seen at the bus station"]}
+    assert revisions[loaded["EXT-2"].id].changes == {"context": ["school", "peer_group"]}
+    assert loaded["EXT-3"].id not in revisions
+
+
+def test_a_moved_location_is_an_update_with_both_coordinates_in_the_revision(
+    db_session: Session, world: World, people: Any
+) -> None:
+    actor = practitioner(world)
+    run(db_session, actor, HEADER + line("EXT-M"))
+    db_session.expire_all()
+    report = run(db_session, actor, HEADER + line("EXT-M", longitude="-1.5000"))
+    assert report.updated == 1
+    concern = imported(db_session)["EXT-M"]
+    revision = db_session.scalar(select(ConcernRevision).where(ConcernRevision.concern_id == concern.id))
+    assert revision is not None
+    assert revision.changes == {"longitude": [-1.5123, -1.5], "latitude": [52.4081, 52.4081]}
+
+
+BAD_ROWS: list[tuple[str, str, dict[str, str]]] = [
+    ("future", "occurred_at", {"occurred_at": (datetime.now(UTC) + timedelta(days=2)).date().isoformat()}),
+    ("not-a-date", "occurred_at", {"occurred_at": "01/03/2026"}),
+    ("context", "context", {"context": "street"}),
+    ("kind", "kind", {"kind": "worry"}),
+    ("category", "category", {"category": "no-such-code"}),
+    ("agency", "source_agency", {"source_agency": "nowhere"}),
+    ("other-agency", "source_agency", {"source_agency": "second", "young_person_ref": "YP-9"}),
+    ("person", "young_person_ref", {"young_person_ref": "YP-404"}),
+    ("place", "place_ref", {**AT_PLACE, "place_ref": "PL-NOWHERE"}),
+    ("paris", "longitude", {"longitude": "2.35", "latitude": "48.85"}),
+    ("grid-north", "easting", {**GRID, "easting": "100000", "northing": "1200000"}),
+    ("grid-off", "easting", {**GRID, "easting": "-5"}),
+    ("both", "location", {"place_ref": "PL-STATION"}),
+    ("neither", "location", {"longitude": "", "latitude": ""}),
+    ("half", "latitude", {"latitude": "north"}),
+    ("long-summary", "summary", {"summary": MARKER + "x" * 200}),
+    ("long-detail", "detail", {"detail": MARKER + "y" * 10_000}),
+    ("empty-summary", "summary", {"summary": ""}),
+    ("grading", "source_evaluation", {"source_evaluation": "1"}),
+    (
+        "sensitivity",
+        "sensitivity",
+        {"source_evaluation": "4", "intelligence_assessment": "A", "handling_code": "P"},
+    ),
+    ("", "external_id", {}),
+]
+"""(external_id, the column the problem names, cells): each row breaks one rule."""
+
+
+def bad_file() -> tuple[str, set[tuple[int, str]]]:
+    """A file of a good row, every kind of bad row, a duplicate id and a short row; the expected problems."""
+    text = HEADER + line("EXT-GOOD", summary=f"Good row {MARKER}")
+    expected: set[tuple[int, str]] = set()
+    for index, (ext, column, cells) in enumerate(BAD_ROWS, start=3):
+        text += line(ext, **{"summary": f"Bad row {MARKER}", **cells})
+        expected.add((index, "source_evaluation" if ext == "sensitivity" else column))
+    row = len(BAD_ROWS) + 3
+    text += line("EXT-GOOD", summary=f"Again {MARKER}") + f"EXT-SHORT,first,{MARKER}\n"
+    expected |= {(row, "external_id"), (row + 1, "row")}
+    return text, expected
+
+
+def test_bad_rows_load_nothing_and_the_report_names_each_row_and_column(
+    db_session: Session, world: World, people: Any
+) -> None:
+    text, expected = bad_file()
+    before = db_session.scalar(select(func.count()).select_from(Concern))
+    report = run(db_session, practitioner(world), text)
+    assert not report.written
+    assert report.import_id is None
+    assert {(problem.row, problem.column) for problem in report.problems} == expected
+    assert report.rejected == len(expected)
+    assert report.rows == len(BAD_ROWS) + 3
+    assert db_session.scalar(select(func.count()).select_from(Concern)) == before
+    assert db_session.scalar(select(func.count()).select_from(ConcernImport)) == 0
+    assert all(MARKER not in str(problem) for problem in report.problems)
+
+
+def test_skip_invalid_loads_the_good_rows_and_reports_the_rest(
+    db_session: Session, world: World, people: Any
+) -> None:
+    text, expected = bad_file()
+    report = run(db_session, practitioner(world), text, skip_invalid=True)
+    assert report.written
+    assert (report.loaded, report.rejected) == (1, len(expected))
+    assert {(problem.row, problem.column) for problem in report.problems} == expected
+    assert list(imported(db_session)) == ["EXT-GOOD"]
+    assert imported(db_session)["EXT-GOOD"].summary == f"Good row {MARKER}"
+    record = db_session.get(ConcernImport, report.import_id)
+    assert record is not None
+    assert (record.rows_read, record.rows_loaded, record.rows_rejected, record.skip_invalid) == (
+        len(BAD_ROWS) + 3,
+        1,
+        len(expected),
+        True,
+    )
+
+
+def test_precision_can_be_given_but_a_date_alone_is_never_exact(
+    db_session: Session, world: World, people: Any
+) -> None:
+    header = HEADER.replace("\n", ",occurred_precision\n")
+    text = header + "".join(
+        line(ext, occurred_at=when).replace("\n", f",{precision}\n")
+        for ext, when, precision in (
+            ("EXT-MONTH", "2026-03-01", "month"),
+            ("EXT-EXACT", "2026-03-01", "exact"),
+            ("EXT-ODD", "2026-03-01T10:00:00", "fortnight"),
+        )
+    )
+    report = run(db_session, practitioner(world), text, skip_invalid=True)
+    assert [(p.row, p.column) for p in report.problems] == [
+        (3, "occurred_precision"),
+        (4, "occurred_precision"),
+    ]
+    assert imported(db_session)["EXT-MONTH"].occurred_precision == "month"
+
+
+def test_an_external_id_already_held_for_another_young_person_is_refused(
+    db_session: Session, world: World, people: Any
+) -> None:
+    actor = practitioner(world)
+    run(db_session, actor, HEADER + line("EXT-X"))
+    report = run(db_session, actor, HEADER + line("EXT-X", young_person_ref="YP-2"))
+    assert [(p.row, p.column) for p in report.problems] == [(2, "young_person_ref")]
+    assert imported(db_session)["EXT-X"].young_person_id == people["YP-1"].id
+
+
+def test_each_import_writes_one_audit_event_and_a_record(
+    db_session: Session, world: World, people: Any
+) -> None:
+    actor = practitioner(world)
+    report = run(db_session, actor, GOOD)
+    events = list(db_session.scalars(select(AuditEvent).where(AuditEvent.request_id == ORIGIN.request_id)))
+    assert [(e.action, e.object_type, e.object_id) for e in events] == [
+        ("create", "concern_import", str(report.import_id))
+    ]
+    assert events[0].actor_user_id == actor.user_id
+    assert MARKER not in (events[0].reason or "")
+    record = db_session.get(ConcernImport, report.import_id)
+    assert record is not None
+    assert (record.imported_by_id, record.agency_id, record.file_name, record.rows_loaded) == (
+        actor.user_id,
+        world.agency.id,
+        "partner.csv",
+        3,
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("", "empty"),
+        ("external_id,source_agency\nEXT-1,first\n", "no young_person_ref, occurred_at"),
+        (HEADER.replace("longitude,latitude,easting,northing,place_ref", "a,b,c,d,e"), "needs longitude"),
+        (HEADER.replace("latitude", "lat"), "longitude column without latitude"),
+        (HEADER.replace("summary", "kind"), "twice"),
+        (HEADER + 'EXT-1,first,"YP-1"x,2026-03-01\n', "cannot be read at row 2"),
+    ],
+)
+def test_a_file_that_cannot_be_read_is_refused_as_a_whole(
+    db_session: Session, world: World, text: str, words: str
+) -> None:
+    with pytest.raises(ConcernFileError, match=words):
+        run(db_session, practitioner(world), text)
+
+
+def test_only_people_who_record_concerns_may_import(db_session: Session, world: World, people: Any) -> None:
+    with pytest.raises(AccessDenied):
+        run(db_session, actor_for(world.users[Role.ANALYST]), GOOD)
+
+
+def test_a_system_administrator_may_import_for_any_agency(
+    db_session: Session, world: World, people: Any
+) -> None:
+    admin = actor_for(world.users[Role.SYSTEM_ADMIN])
+    report = run(db_session, admin, HEADER + line("EXT-A", source_agency="second", young_person_ref="YP-9"))
+    assert report.loaded == 1
+    concern = imported(db_session)["EXT-A"]
+    assert (concern.agency_id, concern.recorded_by_id) == (world.other_agency.id, admin.user_id)
+
+
+def test_cells_are_read_in_any_case_with_spaces_trimmed(
+    db_session: Session, world: World, people: Any
+) -> None:
+    text = HEADER.upper().replace("EXTERNAL_ID", " External_Id ") + line(
+        " EXT-C ", context="Peer_Group", kind="RISK", category="HOTSPOT", source_agency="FIRST"
+    )
+    report = run(db_session, practitioner(world), text)
+    assert report.loaded == 1, report.problems
+    assert imported(db_session)["EXT-C"].context == "peer_group"
+
+
+def test_flagged_wording_is_counted_for_supervisors_when_asked(
+    db_session: Session, world: World, people: Any
+) -> None:
+    text = HEADER + line("EXT-W", summary="Reported that she absconded from placement") + line("EXT-N")
+    report = run(db_session, practitioner(world), text, rules=load_rules())
+    assert report.flagged == 1
+    concern = imported(db_session)["EXT-W"]
+    counts = list(
+        db_session.scalars(select(LanguageFlagCount).where(LanguageFlagCount.record_id == concern.id))
+    )
+    assert [(c.record_type, c.flagged, c.agency_id) for c in counts] == [("concern", 1, world.agency.id)]
+    unflagged = imported(db_session)["EXT-N"].id
+    assert db_session.scalar(select(func.count()).where(LanguageFlagCount.record_id == unflagged)) == 0
+
+
+# The command
+
+
+def seed(database: Database) -> None:
+    """An agency, a practitioner, an analyst and a young person, committed."""
+    engine = create_engine(database.owner_url)
+    with Session(engine) as session, session.begin():
+        agency = Agency(code="first", name="First agency", kind=AgencyKind.CHILDRENS_SOCIAL_CARE)
+        session.add(agency)
+        session.flush()
+        make_user(session, agency, "pat", Role.PRACTITIONER)
+        session.add(User(username="ali", display_name="Ali", agency_id=agency.id, roles=["analyst"],
+                         password_hash=password_hash()))  # fmt: skip
+        session.add(
+            YoungPerson(agency_id=agency.id, given_name="T", family_name="P", local_id="YP-1",
+                        date_of_birth=datetime(2010, 1, 1, tzinfo=UTC).date())
+        )  # fmt: skip
+    engine.dispose()
+
+
+def test_the_command_imports_all_or_nothing_and_never_prints_free_text(
+    fresh_database: Database, tmp_path: Path
+) -> None:
+    seed(fresh_database)
+    bad = tmp_path / "bad.csv"
+    bad.write_text(HEADER + line("EXT-1") + line("EXT-2", category="nope", summary=MARKER, detail=MARKER))
+    refused = run_cli(fresh_database, "import", "concerns", str(bad), "--as", "pat")
+    assert refused.returncode == 1
+    assert "row 3, category" in refused.stderr
+    assert "Nothing imported" in refused.stderr
+    report = tmp_path / "problems.csv"
+    skipped = run_cli(
+        fresh_database,
+        "import",
+        "concerns",
+        str(bad),
+        "--as",
+        "pat",
+        "--skip-invalid",
+        "--report",
+        str(report),
+    )
+    assert skipped.returncode == 0, skipped.stderr
+    assert "1 loaded, 0 updated, 0 unchanged, 1 rejected" in skipped.stderr
+    assert report.read_text().splitlines()[1] == "3,category,There is no active category with this code"
+    for output in (refused, skipped):
+        assert MARKER not in output.stdout + output.stderr
+    assert MARKER not in report.read_text()
+    good = tmp_path / "good.csv"
+    good.write_text(HEADER + line("EXT-1"))
+    again = run_cli(fresh_database, "import", "concerns", str(good), "--as", "pat")
+    assert again.returncode == 0
+    assert "0 loaded, 0 updated, 1 unchanged" in again.stderr
+
+
+def test_the_command_refuses_unknown_users_the_wrong_role_and_unreadable_files(
+    fresh_database: Database, tmp_path: Path
+) -> None:
+    seed(fresh_database)
+    good = tmp_path / "good.csv"
+    good.write_text(HEADER + line("EXT-1"))
+    nobody = run_cli(fresh_database, "import", "concerns", str(good), "--as", "nobody")
+    assert nobody.returncode == 2
+    assert "no active user nobody" in nobody.stderr
+    analyst = run_cli(fresh_database, "import", "concerns", str(good), "--as", "ali")
+    assert analyst.returncode == 2
+    assert "may import concerns" in analyst.stderr
+    broken = tmp_path / "broken.csv"
+    broken.write_bytes(HEADER.encode() + b"EXT-1,first,\xff\xfe\n")
+    unreadable = run_cli(fresh_database, "import", "concerns", str(broken), "--as", "pat")
+    assert unreadable.returncode == 2
+    assert "not UTF-8" in unreadable.stderr
+    missing = run_cli(fresh_database, "import", "concerns", str(good))
+    assert missing.returncode == 2
+    assert "--as" in missing.stderr
+    shown = run_cli(fresh_database, "import", "concerns", "--help")
+    for column in ("external_id", "young_person_ref", "easting, northing", "place_ref", "handling_code"):
+        assert column in shown.stdout
