@@ -1,7 +1,7 @@
 """The hotspot service: counts from the aggregate against counts made here from the raw records."""
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -22,6 +22,7 @@ from contexts.young_people.models import YoungPerson
 from contexts.young_people.service import Area
 from mapping.disclosure import DisclosurePolicy
 from mapping.hotspots.grid import Grid, GridShape, assign_cells, count_points
+from mapping.hotspots.models import MONTH_COLUMNS, value_code
 from mapping.hotspots.service import (
     Audience,
     CountPlan,
@@ -30,6 +31,7 @@ from mapping.hotspots.service import (
     HotspotQuery,
     Scope,
     SourceChoice,
+    count_plan,
     hotspot_map,
     month_window,
     monthly_counts,
@@ -457,7 +459,7 @@ def forced(session: Session, result: HotspotMap, scope: Scope, plan: CountPlan) 
     [
         (250.0, GridShape.SQUARE, START, HotspotFilters(), "250 m lattice (all)"),
         (1000.0, GridShape.SQUARE, START, HotspotFilters(), "1000 m lattice (all)"),
-        (100.0, GridShape.SQUARE, START, HotspotFilters(), "50 m lattice (all)"),
+        (100.0, GridShape.SQUARE, START, HotspotFilters(), "facts, 50 m lattice"),
         (500.0, GridShape.SQUARE, START, HotspotFilters(kinds=("harm", "risk")), "250 m lattice (kind)"),
         (250.0, GridShape.SQUARE, date(2026, 1, 20), HotspotFilters(), "facts, 50 m lattice"),
         (150.0, GridShape.SQUARE, START, HotspotFilters(contexts=("home",)), "facts, 50 m lattice"),
@@ -727,14 +729,31 @@ def test_lattice_cells_put_points_on_edges_in_the_engines_cell(db_session: Sessi
         assert [row[column] for row in indexes] == engine.tolist()
 
 
+def test_lattice_codes_are_the_databases(db_session: Session) -> None:
+    words = ["neighbourhood", "harm", "16_to_17", "not_known", "private_address", "taxi_rank", "é"]
+    stored = db_session.execute(
+        text("SELECT hotspot_code(w) FROM unnest(CAST(:w AS text[])) AS w"), {"w": words}
+    ).scalars()
+    assert list(stored) == [value_code(word) for word in words]
+
+
+def test_a_layer_whose_codes_collide_is_not_trusted(db_session: Session, borough: Borough) -> None:
+    result = make_map(db_session, borough.analyst, filters=HotspotFilters(kinds=("harm",)))
+    assert result.grid is not None
+    window = month_window(START, END)
+    trusted = query_scope(session=db_session, actor=borough.analyst, query=result.query, policy=POLICY)
+    assert count_plan(result.grid, window, trusted).describe() == "250 m lattice (kind)"
+    doubtful = replace(trusted, coded=frozenset())
+    assert count_plan(result.grid, window, doubtful).describe() == "facts, 50 m lattice"
+
+
 def aggregate(session: Session) -> tuple[list[Any], list[Any]]:
     """The facts and the non-zero lattice counts, in key order."""
     facts = list(session.execute(text("SELECT * FROM hotspot_fact ORDER BY source, record_id")).all())
     cells = session.execute(
         text(
-            "SELECT lattice, dimension, value, source, restricted_to, month, cx, cy, n "
-            "FROM hotspot_cell_count "
-            "WHERE n <> 0 ORDER BY 1, 2, 3, 4, 5, 6, 7, 8"
+            f"SELECT * FROM hotspot_cell_count WHERE {' + '.join(MONTH_COLUMNS)} > 0 "
+            "ORDER BY lattice, dimension, value, source, restricted_to, year, cx, cy"
         )
     ).all()
     return facts, list(cells)
@@ -811,6 +830,31 @@ def test_aggregate_follows_places_people_and_episodes(changes: Session, borough:
         text("UPDATE missing_episode SET found_at = missing_since + interval '2 days' WHERE found_at IS NULL")
     )
     changes.execute(text("DELETE FROM young_person WHERE id = :id"), {"id": borough.people["second"]})
+
+
+def test_aggregate_follows_an_upsert_that_adds_and_changes(changes: Session, borough: Borough) -> None:
+    changes.execute(text("UPDATE concern SET external_id = 'partner-' || id WHERE id % 4 = 0"))
+    upsert = text(
+        "INSERT INTO concern (young_person_id, agency_id, recorded_by_id, occurred_at, context, kind, "
+        "category_id, summary, external_id, point) "
+        "SELECT young_person_id, agency_id, recorded_by_id, occurred_at + interval '3 days', context, "
+        "'harm', category_id, summary, external_id, point FROM concern WHERE external_id IS NOT NULL "
+        "UNION ALL SELECT :person, :agency, :recorder, '2026-05-05', 'school', 'risk', :category, 'New', "
+        "'partner-new', ST_Transform(ST_SetSRID(ST_MakePoint(:x, :y), 27700), 4326) "
+        "ON CONFLICT (agency_id, external_id) WHERE external_id IS NOT NULL "
+        "DO UPDATE SET occurred_at = EXCLUDED.occurred_at, kind = EXCLUDED.kind"
+    )
+    changes.execute(
+        upsert,
+        {
+            "person": borough.people["first"],
+            "agency": borough.agencies[0],
+            "recorder": borough.recorder,
+            "category": borough.categories["family"],
+            "x": WEST + 1_234,
+            "y": SOUTH + 2_345,
+        },
+    )
 
 
 def test_aggregate_counts_a_bulk_copy(changes: Session, borough: Borough) -> None:

@@ -17,15 +17,20 @@ concern (that agency's analysts only); -1 (`RESIDENTIAL`), a record at a residen
 
 `hotspot_cell_count` counts the facts on lattices of square cells anchored at the grid's
 origin, so a square cell of any multiple of the lattice size is an exact union of lattice
-cells (`grid_for_extent` snaps square grids to multiples of their cell size): per month,
-source and `restricted_to`,
-- every record on the 50 m, 250 m and 1 km lattices (`dimension` "all", `value` ""), and
+cells (`grid_for_extent` snaps square grids to multiples of their cell size). A row holds one
+cell's counts for the twelve months of a calendar year (`m01`..`m12`), so a year's map reads
+one row per cell rather than twelve; rows are kept per source and `restricted_to`,
+- every record on the 250 m and 1 km lattices (`dimension` 0, `value` 0), and
 - on the 250 m lattice, once per filter dimension, by that dimension's value (context, kind,
   category id, agency id, place type, age band, gender), for one-filter maps.
-Rows whose count has fallen to 0 may remain until the next rebuild; readers skip them.
+Dimensions are numbered (`DIMENSION_CODES`); a value is its id (category, agency) or `value_code`
+of its text, the first 32 bits of its MD5 (the database's `hotspot_code`). Readers check that no
+two known values of a dimension share a code before they trust the layer (else they count facts).
+Rows whose counts have all fallen to 0 may remain until the next rebuild; they add nothing.
 """
 
 import enum
+import hashlib
 from datetime import date
 from typing import Final
 
@@ -34,12 +39,12 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from contexts.base import Base
 
-LATTICE_ORIGIN: Final = 0
 FINE_LATTICE: Final = 50
+"""The facts' own lattice (`cx`, `cy`), for counting from the facts."""
 FILTER_LATTICE: Final = 250
+"""Counts of every record, and of each filter value's records."""
 COARSE_LATTICE: Final = 1000
-LATTICES: Final = (FINE_LATTICE, FILTER_LATTICE, COARSE_LATTICE)
-"""Lattice cell sizes in metres, each a multiple of the one before."""
+"""Counts of every record: also the kilometre squares the study area is made of."""
 PARTNERSHIP: Final = 0
 """`restricted_to` of a record every audience may see counted."""
 RESIDENTIAL: Final = -1
@@ -68,6 +73,21 @@ class Dimension(enum.StrEnum):
     PLACE_TYPE = "place_type"
     AGE_BAND = "age_band"
     GENDER = "gender"
+
+
+DIMENSION_CODES: Final[dict[Dimension, int]] = {
+    dimension: number for number, dimension in enumerate(Dimension)
+}
+"""How `hotspot_cell_count.dimension` numbers the dimensions (as the migration's SQL does)."""
+TEXT_DIMENSIONS: Final = frozenset(
+    {Dimension.CONTEXT, Dimension.KIND, Dimension.PLACE_TYPE, Dimension.AGE_BAND, Dimension.GENDER}
+)
+"""Dimensions whose values are text, counted under `value_code`; the others under their ids."""
+
+
+def value_code(value: str) -> int:
+    """A text value's number in the lattice: the first 32 bits of its MD5, signed (`hotspot_code`)."""
+    return int.from_bytes(hashlib.md5(value.encode()).digest()[:4], "big", signed=True)
 
 
 class AgeBand(enum.StrEnum):
@@ -106,16 +126,31 @@ class HotspotFact(Base):
 
 
 class HotspotCellCount(Base):
-    """How many facts of one month, source and visibility lie in one lattice cell."""
+    """How many facts of each month of one year, source and visibility lie in one lattice cell."""
 
     __tablename__ = "hotspot_cell_count"
 
     lattice: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
-    dimension: Mapped[str] = mapped_column(String(20, collation="C"), primary_key=True)
-    value: Mapped[str] = mapped_column(String(40, collation="C"), primary_key=True)
+    dimension: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    value: Mapped[int] = mapped_column(Integer, primary_key=True)
     source: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
     restricted_to: Mapped[int] = mapped_column(Integer, primary_key=True)
-    month: Mapped[date] = mapped_column(Date, primary_key=True)
+    year: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
     cx: Mapped[int] = mapped_column(Integer, primary_key=True)
     cy: Mapped[int] = mapped_column(Integer, primary_key=True)
-    n: Mapped[int] = mapped_column(Integer)
+    m01: Mapped[int] = mapped_column(Integer)
+    m02: Mapped[int] = mapped_column(Integer)
+    m03: Mapped[int] = mapped_column(Integer)
+    m04: Mapped[int] = mapped_column(Integer)
+    m05: Mapped[int] = mapped_column(Integer)
+    m06: Mapped[int] = mapped_column(Integer)
+    m07: Mapped[int] = mapped_column(Integer)
+    m08: Mapped[int] = mapped_column(Integer)
+    m09: Mapped[int] = mapped_column(Integer)
+    m10: Mapped[int] = mapped_column(Integer)
+    m11: Mapped[int] = mapped_column(Integer)
+    m12: Mapped[int] = mapped_column(Integer)
+
+
+MONTH_COLUMNS: Final = tuple(f"m{number:02d}" for number in range(1, 13))
+"""The month columns of `hotspot_cell_count`, January to December."""

@@ -16,11 +16,18 @@ given, `choose_cell_size`), anchored so that the same size always gives the same
 record in the study area falls in exactly one cell, so the cell counts add up to the records.
 
 Where counts come from (`CountPlan`). A square grid whose cell size is a whole multiple of a
-lattice of `hotspot_cell_count`, over whole months, with at most one filter dimension (on the
-250 m lattice), sums lattice cells: it reads cells x months rows, however many records there are.
-Anything else (hex grids, other sizes, part months, several filters) reads `hotspot_fact`,
-binned on the 50 m lattice when the cell size allows, else point by point with the engine's own
-`assign_cells`. Both give the same counts (the tests hold them to it).
+lattice of `hotspot_cell_count` (1 km, else 250 m), over whole months, with at most one filter
+dimension (on the 250 m lattice, when that dimension's codes are distinct), sums lattice cells:
+it reads a row per lattice cell and calendar year, however many records there are. Anything
+else (hex grids, other sizes, part months, several filters) reads `hotspot_fact`, counted on
+its 50 m lattice when the cell size allows, else point by point with the engine's own
+`assign_cells`. Every way gives the same counts (the tests hold them to it).
+
+Output (`hotspot_geojson`): a FeatureCollection of every cell in WGS84, its vertices projected
+once per grid in PostGIS and kept for the grids in use. Analysts get `count`, `rate` (records
+per square kilometre in the window), `gi_z`, `gi_p`, `gi_p_fdr`, `gi_bin` and `trend`; partners
+get `count` and `rate` as published (null when hidden), `bin` and `trend`, each distinct set of
+values passed through `DisclosurePolicy.partner_properties`, and the published total.
 
 Statistics. Gi* with binary distance-band weights (default band: two cells) or k nearest cells,
 each cell its own neighbour; analytic p-values or conditional permutations; Benjamini-Hochberg;
@@ -69,15 +76,19 @@ from mapping.hotspots.grid import (
 )
 from mapping.hotspots.models import (
     COARSE_LATTICE,
+    DIMENSION_CODES,
     FILTER_LATTICE,
     FINE_LATTICE,
+    MONTH_COLUMNS,
     PARTNERSHIP,
     RESIDENTIAL,
     RESIDENTIAL_PLACE_TYPES,
+    TEXT_DIMENSIONS,
     TIME_ZONE,
     AgeBand,
     Dimension,
     Source,
+    value_code,
 )
 from mapping.hotspots.stats import DistanceBand, HotspotResult, NearestNeighbours, Neighbourhood, gi_star
 from mapping.hotspots.trend import PATTERNS, emerging_hot_spots
@@ -88,8 +99,8 @@ KILOMETRE: Final = 1000
 DEFAULT_BAND_CELLS: Final = 2
 SQUARE_METRES_PER_KM2: Final = 1_000_000
 ENGINE_FIELDS: Final = {"cell_size": "cell", "distance_band": "band", "neighbours": "neighbours"}
-GEOMETRY_CACHE_GRIDS: Final = 8
-GEOMETRY_CACHE_MAX_CELLS: Final = 100_000
+OUTLINE_CACHE_GRIDS: Final = 8
+OUTLINE_CACHE_VERTICES: Final = 600_000
 NOT_KNOWN: Final = "not_known"
 
 
@@ -222,6 +233,17 @@ class Scope:
     restricted: tuple[int, ...]
     filters: dict[Dimension, tuple[str, ...]]
     excluded_place_types: tuple[str, ...] = ()
+    coded: frozenset[Dimension] = frozenset()
+    """Filter dimensions whose known values all have distinct lattice codes."""
+
+    def lattice_values(self, dimension: Dimension) -> list[int]:
+        """A filter's values as the lattice numbers them (every record: 0)."""
+        if dimension is Dimension.ALL:
+            return [0]
+        values = self.filters[dimension]
+        if dimension in TEXT_DIMENSIONS:
+            return [value_code(value) for value in values]
+        return [int(value) for value in values]
 
 
 @dataclass(frozen=True)
@@ -395,14 +417,14 @@ def month_window(start: date | None, end: date | None, *, today: date | None = N
 
 def query_scope(*, session: Session, actor: Actor, query: HotspotQuery, policy: DisclosurePolicy) -> Scope:
     """Check the filters and work out which facts the audience may count."""
-    filters = resolve_filters(session, query.filters, query.source, query.audience, policy)
+    filters, coded = resolve_filters(session, query.filters, query.source, query.audience, policy)
     if query.audience is Audience.ANALYST:
         restricted: tuple[int, ...] = (PARTNERSHIP, RESIDENTIAL, actor.agency_id)
         excluded: tuple[str, ...] = ()
     else:
         restricted = (PARTNERSHIP,)
         excluded = tuple(sorted(policy.hidden_place_types - RESIDENTIAL_PLACE_TYPES))
-    return Scope(SOURCES[query.source], restricted, filters, excluded)
+    return Scope(SOURCES[query.source], restricted, filters, excluded, coded)
 
 
 def resolve_filters(
@@ -411,8 +433,9 @@ def resolve_filters(
     source: SourceChoice,
     audience: Audience,
     policy: DisclosurePolicy,
-) -> dict[Dimension, tuple[str, ...]]:
-    """Each filter's values as the aggregate stores them; unknown values are refused by name."""
+) -> tuple[dict[Dimension, tuple[str, ...]], frozenset[Dimension]]:
+    """Each filter's values as the facts store them (unknown ones refused by name), and the
+    dimensions whose known values have distinct lattice codes."""
     given = filters.by_dimension()
     for dimension in given.keys() & CONCERN_ONLY_DIMENSIONS:
         if source is not SourceChoice.CONCERNS:
@@ -429,7 +452,14 @@ def resolve_filters(
             raise InvalidInput(
                 "Residential place types are never shown to partners.", field=Dimension.PLACE_TYPE.value
             )
-    return {dimension: _stored(dimension, values, known[dimension]) for dimension, values in given.items()}
+    stored = {dimension: _stored(dimension, values, known[dimension]) for dimension, values in given.items()}
+    coded = frozenset(
+        dimension
+        for dimension, values in known.items()
+        if dimension not in TEXT_DIMENSIONS
+        or len({value_code(value) for value in values.values()}) == len(values)
+    )
+    return stored, coded
 
 
 def _known_values(session: Session, dimension: Dimension) -> Mapping[str, str]:
@@ -468,24 +498,26 @@ def study_area(
     """The bbox's kilometre squares, or those holding the audience's records in the window's months."""
     if query.bbox is not None:
         return bbox_study_area(session, query.bbox, area)
-    row = session.execute(
-        text(
-            "SELECT min(cx), min(cy), max(cx), max(cy) FROM hotspot_cell_count "
-            "WHERE lattice = :lattice AND dimension = 'all' AND value = '' "
-            "AND month BETWEEN :first AND :last AND source = ANY(:sources) "
-            "AND restricted_to = ANY(:restricted) AND n > 0"
-        ),
-        {
-            "lattice": COARSE_LATTICE,
-            "first": window.months[0],
-            "last": window.months[-1],
-            "sources": list(scope.sources),
-            "restricted": list(scope.restricted),
-        },
-    ).one()
-    if row[0] is None:
+    sql = (
+        "SELECT min(cx), min(cy), max(cx), max(cy) FROM hotspot_cell_count "
+        "WHERE lattice = %(lattice)s AND dimension = 0 AND value = 0 "
+        "AND source = ANY(%(sources)s) AND restricted_to = ANY(%(restricted)s) "
+        f"AND year BETWEEN %(first_year)s AND %(last_year)s AND ({_counted_in_window(window)})"
+    )
+    params = _scope_params(scope, window) | {"lattice": COARSE_LATTICE}
+    with raw_connection(session).cursor() as cursor:
+        row = cursor.execute(sql, params).fetchone()
+    if row is None or row[0] is None:
         return None
     return StudyArea(int(row[0]), int(row[1]), int(row[2]), int(row[3]))
+
+
+def _counted_in_window(window: Window) -> str:
+    """SQL that a lattice row counts something in the window's months (column names are ours)."""
+    by_year: dict[int, list[str]] = {}
+    for month in window.months:
+        by_year.setdefault(month.year, []).append(MONTH_COLUMNS[month.month - 1])
+    return " OR ".join(f"(year = {year} AND {' + '.join(columns)} > 0)" for year, columns in by_year.items())
 
 
 def check_bbox(bbox: tuple[float, float, float, float], area: Area) -> None:
@@ -568,10 +600,10 @@ def count_plan(grid: Grid, window: Window, scope: Scope) -> CountPlan:
     if square_multiple and window.whole_months and not scope.excluded_place_types:
         dimensions = list(scope.filters)
         if not dimensions:
-            for lattice in (COARSE_LATTICE, FILTER_LATTICE, FINE_LATTICE):
+            for lattice in (COARSE_LATTICE, FILTER_LATTICE):
                 if int(size) % lattice == 0:
                     return CountPlan("cells", lattice)
-        elif len(dimensions) == 1 and int(size) % FILTER_LATTICE == 0:
+        elif len(dimensions) == 1 and dimensions[0] in scope.coded and int(size) % FILTER_LATTICE == 0:
             return CountPlan("cells", FILTER_LATTICE, dimensions[0])
     if square_multiple and int(size) % FINE_LATTICE == 0:
         return CountPlan("facts", FINE_LATTICE)
@@ -591,7 +623,7 @@ def monthly_counts(
     plan = plan or count_plan(grid, window, scope)
     if plan.table == "cells" and plan.lattice is not None:
         rows = _lattice_rows(session, plan.lattice, plan.dimension, study, window, scope)
-        return fold_lattice(grid, plan.lattice, rows, len(window.months)), plan
+        return fold_years(grid, plan.lattice, rows, window), plan
     if plan.lattice is not None:
         rows = _fact_lattice_rows(session, study, window, scope)
         return fold_lattice(grid, FINE_LATTICE, rows, len(window.months)), plan
@@ -599,6 +631,7 @@ def monthly_counts(
 
 
 LATTICE_COLUMNS: Final = [("month", ">i4"), ("cx", ">i4"), ("cy", ">i4"), ("n", ">i4")]
+YEAR_COLUMNS: Final = [("year", ">i4"), ("cx", ">i4"), ("cy", ">i4")] + [(m, ">i4") for m in MONTH_COLUMNS]
 MONTH_INDEX_SQL: Final = (
     "((date_part('year', month) * 12 + date_part('month', month) - 1)::int4 - %(base)s) AS month"
 )
@@ -614,6 +647,8 @@ def _scope_params(scope: Scope, window: Window) -> dict[str, Any]:
         "first": window.months[0],
         "last": window.months[-1],
         "base": month_index(window.months[0]),
+        "first_year": window.months[0].year,
+        "last_year": window.months[-1].year,
         "excluded": list(scope.excluded_place_types),
     }
 
@@ -621,18 +656,21 @@ def _scope_params(scope: Scope, window: Window) -> dict[str, Any]:
 def _lattice_rows(
     session: Session, lattice: int, dimension: Dimension, study: StudyArea, window: Window, scope: Scope
 ) -> NDArray[Any]:
-    """(month, cx, cy, n) rows of one lattice layer inside the study area."""
-    values = scope.filters.get(dimension, ("",))
+    """(year, cx, cy, January..December) rows of one lattice layer inside the study area."""
     sql = (
-        f"SELECT {MONTH_INDEX_SQL}, cx, cy, n FROM hotspot_cell_count "
+        f"SELECT year::int4 AS year, cx, cy, {', '.join(MONTH_COLUMNS)} FROM hotspot_cell_count "
         "WHERE lattice = %(lattice)s AND dimension = %(dimension)s AND value = ANY(%(values)s) "
-        "AND month BETWEEN %(first)s AND %(last)s AND source = ANY(%(sources)s) "
-        "AND restricted_to = ANY(%(restricted)s) AND n <> 0 "
+        "AND source = ANY(%(sources)s) AND restricted_to = ANY(%(restricted)s) "
+        "AND year BETWEEN %(first_year)s AND %(last_year)s "
         "AND cx BETWEEN %(x0)s AND %(x1)s AND cy BETWEEN %(y0)s AND %(y1)s"
     )
     params = _scope_params(scope, window) | study.lattice_range(lattice)
-    params |= {"lattice": lattice, "dimension": dimension.value, "values": list(values)}
-    return fetch_rows(session, sql, params, LATTICE_COLUMNS)
+    params |= {
+        "lattice": lattice,
+        "dimension": DIMENSION_CODES[dimension],
+        "values": scope.lattice_values(dimension),
+    }
+    return fetch_rows(session, sql, params, YEAR_COLUMNS)
 
 
 def _fact_conditions(scope: Scope) -> tuple[str, dict[str, Any]]:
@@ -678,17 +716,34 @@ def _fact_point_counts(
     return _tally(rows["month"].astype(np.int64), cells, None, len(window.months), grid.n_cells)
 
 
-def fold_lattice(grid: Grid, lattice: int, rows: NDArray[Any], months: int) -> NDArray[np.int64]:
-    """Sum lattice cells into the grid's square cells (each an exact union of lattice cells)."""
+def _lattice_cells(
+    grid: Grid, lattice: int, cx: NDArray[np.int32], cy: NDArray[np.int32]
+) -> NDArray[np.int64]:
+    """The grid's square cell holding each lattice cell (an exact union of lattice cells)."""
     size = int(grid.cell_size)
-    column = (rows["cx"].astype(np.int64) * lattice - round(grid.origin_x)) // size
-    row = (rows["cy"].astype(np.int64) * lattice - round(grid.origin_y)) // size
-    if rows.size and (
+    column = (cx.astype(np.int64) * lattice - round(grid.origin_x)) // size
+    row = (cy.astype(np.int64) * lattice - round(grid.origin_y)) // size
+    if cx.size and (
         column.min() < 0 or row.min() < 0 or column.max() >= grid.columns or row.max() >= grid.rows
     ):
         raise RuntimeError("A lattice cell of the study area fell outside its grid.")
-    cells = row * grid.columns + column
+    return row * grid.columns + column
+
+
+def fold_lattice(grid: Grid, lattice: int, rows: NDArray[Any], months: int) -> NDArray[np.int64]:
+    """Sum (month, cx, cy, n) lattice rows into the grid's cells, per month."""
+    cells = _lattice_cells(grid, lattice, rows["cx"], rows["cy"])
     return _tally(rows["month"].astype(np.int64), cells, rows["n"].astype(np.int64), months, grid.n_cells)
+
+
+def fold_years(grid: Grid, lattice: int, rows: NDArray[Any], window: Window) -> NDArray[np.int64]:
+    """Sum (year, cx, cy, January..December) lattice rows into the grid's cells, per window month."""
+    cells = _lattice_cells(grid, lattice, rows["cx"], rows["cy"])
+    counts = np.column_stack([rows[column].astype(np.int64) for column in MONTH_COLUMNS]).reshape(-1, 12)
+    months = rows["year"].astype(np.int64)[:, None] * 12 + np.arange(12) - month_index(window.months[0])
+    keep = (months >= 0) & (months < len(window.months)) & (counts != 0)
+    spread = np.broadcast_to(cells[:, None], counts.shape)
+    return _tally(months[keep], spread[keep], counts[keep], len(window.months), grid.n_cells)
 
 
 def _tally(
@@ -770,37 +825,48 @@ def rebuild_aggregate(*, session: Session) -> None:
 
 # GeoJSON --------------------------------------------------------------------------------------
 
-_geometry_cache: OrderedDict[Grid, list[str]] = OrderedDict()
-_geometry_lock = threading.Lock()
+
+@dataclass(frozen=True)
+class CellOutlines:
+    """A grid's cells as rings of indexes into its distinct vertices, each written once as JSON."""
+
+    vertices: NDArray[np.object_]
+    rings: NDArray[np.int64]
 
 
-def cell_geometries(session: Session, grid: Grid) -> list[str]:
-    """Each cell's GeoJSON polygon in WGS84, as JSON text (kept for recently used grids)."""
-    with _geometry_lock:
-        cached = _geometry_cache.get(grid)
+_outline_cache: OrderedDict[Grid, CellOutlines] = OrderedDict()
+_outline_lock = threading.Lock()
+
+
+def cell_outlines(session: Session, grid: Grid) -> CellOutlines:
+    """The grid's cell outlines in WGS84 (kept for recently used grids, as grids recur)."""
+    with _outline_lock:
+        cached = _outline_cache.get(grid)
         if cached is not None:
-            _geometry_cache.move_to_end(grid)
+            _outline_cache.move_to_end(grid)
             return cached
-    geometries = _cell_geometries(session, grid)
-    if grid.n_cells <= GEOMETRY_CACHE_MAX_CELLS:
-        with _geometry_lock:
-            _geometry_cache[grid] = geometries
-            while len(_geometry_cache) > GEOMETRY_CACHE_GRIDS:
-                _geometry_cache.popitem(last=False)
-    return geometries
+    outlines = _cell_outlines(session, grid)
+    with _outline_lock:
+        _outline_cache[grid] = outlines
+        while len(_outline_cache) > 1 and (
+            len(_outline_cache) > OUTLINE_CACHE_GRIDS
+            or sum(item.vertices.size for item in _outline_cache.values()) > OUTLINE_CACHE_VERTICES
+        ):
+            _outline_cache.popitem(last=False)
+    return outlines
 
 
-def _cell_geometries(session: Session, grid: Grid) -> list[str]:
-    """Project every distinct cell vertex once in PostGIS, then write each ring from them."""
+def _cell_outlines(session: Session, grid: Grid) -> CellOutlines:
+    """Project every distinct cell vertex once in PostGIS and write it as `[lon,lat]`."""
     rings = cell_polygons(grid)
     vertices = rings.reshape(-1, 2)
-    distinct, inverse = np.unique(np.round(vertices, 3), axis=0, return_inverse=True)
-    lonlat = to_wgs84(session, distinct)
-    points = [f"[{lon:.6f},{lat:.6f}]" for lon, lat in lonlat.tolist()]
-    per_ring = inverse.reshape(rings.shape[0], rings.shape[1]).tolist()
-    return [
-        '{"type":"Polygon","coordinates":[[' + ",".join(points[i] for i in ring) + "]]}" for ring in per_ring
-    ]
+    millimetres = np.rint(vertices * 1000).astype(np.int64)
+    millimetres -= millimetres.min(axis=0)
+    key = millimetres[:, 0] * (int(millimetres[:, 1].max()) + 1) + millimetres[:, 1]
+    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    numbers = json_values(np.round(to_wgs84(session, vertices[first]), 6).ravel())
+    written = ["[" + x + "," + y + "]" for x, y in zip(numbers[::2], numbers[1::2], strict=True)]
+    return CellOutlines(np.array(written, dtype=object), inverse.reshape(rings.shape[:2]).astype(np.int64))
 
 
 def to_wgs84(session: Session, points: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -821,16 +887,43 @@ def to_wgs84(session: Session, points: NDArray[np.float64]) -> NDArray[np.float6
 def hotspot_geojson(*, session: Session, hotspot_map: HotspotMap, policy: DisclosurePolicy) -> bytes:
     """The map as a GeoJSON FeatureCollection in WGS84, for its audience."""
     grid, statistics = hotspot_map.grid, hotspot_map.statistics
-    partner = hotspot_map.query.audience is Audience.PARTNER
     header = _collection_members(hotspot_map, policy)
     if grid is None or statistics is None:
         return to_json(header | {"features": []})
-    if partner:
-        features = _partner_features(session, grid, hotspot_map.counts, statistics, policy)
+    outlines = cell_outlines(session, grid)
+    if hotspot_map.query.audience is Audience.PARTNER:
+        properties = _partner_properties(outlines, grid, hotspot_map.counts, statistics, policy)
     else:
-        features = _analyst_features(session, grid, hotspot_map.counts, statistics)
-    opening = to_json(header)[:-1]
-    return opening + b',"features":[' + ",".join(features).encode() + b"]}"
+        properties = _analyst_properties(grid, hotspot_map.counts, statistics)
+    features = feature_text(outlines, properties)
+    return to_json(header)[:-1] + b',"features":[' + features.encode() + b"]}"
+
+
+def feature_text(outlines: CellOutlines, properties: Sequence[tuple[str, Sequence[str]]]) -> str:
+    """Every cell as a GeoJSON feature, comma-separated: one join over a table of text pieces.
+
+    `properties` are (text before, JSON text per cell) pairs that follow `"cell_id":<id>`.
+
+    Each column of the table is a piece of every feature (fixed text, or one value per cell); numpy
+    fills whole columns at once, so no Python code runs per feature.
+    """
+    cells, ring = outlines.rings.shape
+    ids = json_values(np.arange(cells))
+    columns: list[str | Sequence[str] | NDArray[np.object_]] = [
+        '{"type":"Feature","id":',
+        ids,
+        ',"geometry":{"type":"Polygon","coordinates":[[',
+    ]
+    for position in range(ring):
+        columns += [outlines.vertices[outlines.rings[:, position]], "," if position < ring - 1 else "]]},"]
+    columns += ['"properties":{"cell_id":', ids]
+    for prefix, values in properties:
+        columns += [prefix, values]
+    columns.append("}},")
+    table = np.empty((cells, len(columns)), dtype=object)
+    for index, column in enumerate(columns):
+        table[:, index] = column
+    return "".join(table.ravel().tolist())[:-1]
 
 
 def _collection_members(hotspot_map: HotspotMap, policy: DisclosurePolicy) -> dict[str, Any]:
@@ -902,27 +995,19 @@ def _rates(counts: NDArray[np.float64], grid: Grid) -> NDArray[np.float64]:
     return np.round(counts * SQUARE_METRES_PER_KM2 / area, 1)
 
 
-def _analyst_features(
-    session: Session, grid: Grid, counts: NDArray[np.int64], statistics: CellStatistics
-) -> list[str]:
-    """Every cell with its exact count, rate, Gi* z, p-values, bin and trend."""
+def _analyst_properties(
+    grid: Grid, counts: NDArray[np.int64], statistics: CellStatistics
+) -> list[tuple[str, list[str]]]:
+    """Each cell's exact count, rate, Gi* z, p-values, bin and trend, as JSON text by property."""
     result = statistics.result
-    columns = zip(
-        cell_geometries(session, grid),
-        json_values(counts),
-        json_values(_rates(counts.astype(np.float64), grid)),
-        json_values(np.round(result.z, 4)),
-        json_values(significant(result.p, 4)),
-        json_values(significant(result.p_fdr, 4)),
-        json_values(result.bins),
-        json_values(trend_labels(statistics, grid.n_cells)),
-        strict=True,
-    )
     return [
-        f'{{"type":"Feature","id":{cell},"geometry":{geometry},"properties":{{"cell_id":{cell},'
-        f'"count":{count},"rate":{rate},"gi_z":{z},"gi_p":{p},"gi_p_fdr":{p_fdr},'
-        f'"gi_bin":{gi_bin},"trend":{trend}}}}}'
-        for cell, (geometry, count, rate, z, p, p_fdr, gi_bin, trend) in enumerate(columns)
+        (',"count":', json_values(counts)),
+        (',"rate":', json_values(_rates(counts.astype(np.float64), grid))),
+        (',"gi_z":', json_values(np.round(result.z, 4))),
+        (',"gi_p":', json_values(significant(result.p, 4))),
+        (',"gi_p_fdr":', json_values(significant(result.p_fdr, 4))),
+        (',"gi_bin":', json_values(result.bins)),
+        (',"trend":', json_values(trend_labels(statistics, grid.n_cells))),
     ]
 
 
@@ -939,27 +1024,23 @@ def significant(values: NDArray[np.float64], digits: int) -> NDArray[np.float64]
     return np.asarray(np.round(values * scale) / scale, dtype=np.float64)
 
 
-def _partner_features(
-    session: Session,
+def _partner_properties(
+    outlines: CellOutlines,
     grid: Grid,
     counts: NDArray[np.int64],
     statistics: CellStatistics,
     policy: DisclosurePolicy,
-) -> list[str]:
-    """Every cell with the published count and rate, the bin and the trend, passed through the gate."""
+) -> list[tuple[str, list[str]]]:
+    """Each cell's published count and rate, bin and trend, every distinct set passed through the gate."""
     published = policy.publish_counts(counts)
     shown = [None if math.isnan(value) else int(value) for value in published.tolist()]
     rates = [None if math.isnan(value) else value for value in _rates(published, grid).tolist()]
     bins = statistics.result.bins.tolist()
     trends = trend_labels(statistics, grid.n_cells)
-    geometries = cell_geometries(session, grid)
     # Every cell is the same generated polygon moved: the gate checks the shape on the first.
-    partner_geometry(json.loads(geometries[0]))
-    checked = _checked_properties(policy, shown, rates, bins, trends)
-    return [
-        f'{{"type":"Feature","id":{cell},"geometry":{geometry},"properties":{{"cell_id":{cell},{properties}}}}}'
-        for cell, (geometry, properties) in enumerate(zip(geometries, checked, strict=True))
-    ]
+    ring = outlines.vertices[outlines.rings[0]].tolist()
+    partner_geometry({"type": "Polygon", "coordinates": [json.loads("[" + ",".join(ring) + "]")]})
+    return [(",", _checked_properties(policy, shown, rates, bins, trends))]
 
 
 def _checked_properties(

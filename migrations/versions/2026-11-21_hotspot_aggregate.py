@@ -1,7 +1,8 @@
 """The hotspot aggregate, kept by the database as records are written: hotspot_fact (one row per
 located concern or found-at location, in British National Grid metres) and hotspot_cell_count
-(those facts counted per month on 50 m, 250 m and 1 km lattices; on the 250 m lattice also by
-each filter's value), so that a hotspot map reads cells x months rows instead of every record.
+(those facts counted by month on 250 m and 1 km lattices, a row per cell and calendar year; on
+the 250 m lattice also by each filter's value), so that a hotspot map reads rows by cells and
+years instead of every record.
 
 Statement-level AFTER triggers with transition tables keep both tables right after inserts,
 updates and deletes of concerns and missing episodes, however many rows a statement (or a COPY)
@@ -35,6 +36,12 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
         + CASE WHEN (floor(value / size) + 1) * size <= value THEN 1
                WHEN floor(value / size) * size > value THEN -1
                ELSE 0 END
+$$;
+
+-- A filter value's number in the lattice: the first 32 bits of its MD5, as a signed integer.
+CREATE FUNCTION hotspot_code(value text) RETURNS integer
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT ('x' || left(md5(value), 8))::bit(32)::integer
 $$;
 
 -- Integer division rounding down, for indexes on a coarser lattice.
@@ -93,58 +100,78 @@ CROSS JOIN LATERAL (SELECT (m.found_at AT TIME ZONE 'Europe/London')::date AS lo
 WHERE m.found_at IS NOT NULL AND loc.geom IS NOT NULL AND NOT ST_IsEmpty(loc.geom)
 """
 
-# One pass over the facts counts every lattice and filter layer (GROUPING SETS); rows go in key
-# order so that concurrent writers lock shared rows in the same order.
-COUNT_FACTS = """
-INSERT INTO hotspot_cell_count AS total (lattice, dimension, value, month, source, restricted_to, cx, cy, n)
-SELECT CASE WHEN GROUPING(f.cx) = 0 THEN 50 WHEN GROUPING(f.kx) = 0 THEN 1000 ELSE 250 END,
-       CASE WHEN GROUPING(f.context) = 0 THEN 'context'
-            WHEN GROUPING(f.kind) = 0 THEN 'kind'
-            WHEN GROUPING(f.category) = 0 THEN 'category'
-            WHEN GROUPING(f.agency) = 0 THEN 'agency'
-            WHEN GROUPING(f.place_type) = 0 THEN 'place_type'
-            WHEN GROUPING(f.age_band) = 0 THEN 'age_band'
-            WHEN GROUPING(f.gender) = 0 THEN 'gender'
-            ELSE 'all' END,
-       coalesce(f.context, f.kind, f.category, f.agency, f.place_type, f.age_band, f.gender, ''),
-       f.month, f.source, f.restricted_to,
-       coalesce(f.cx, f.kx, f.qx), coalesce(f.cy, f.ky, f.qy),
-       {sign} * count(*)
+MONTHS = [f"m{number:02d}" for number in range(1, 13)]
+"""A lattice row holds a cell's counts for one calendar year, one column a month."""
+
+
+def count_facts(facts: str, sign: int) -> str:
+    """One statement adding (or taking away) some facts' counts on every lattice and layer.
+
+    The facts are counted by month in one pass for every layer (GROUPING SETS), then the months
+    of each cell and year are put side by side; rows go in key order so that concurrent writers
+    lock shared rows in the same order. Dimensions are numbered (0 all, 1 context, 2 kind,
+    3 category, 4 agency, 5 place type, 6 age band, 7 gender); a value is its id (category,
+    agency) or the hotspot_code of its text.
+    """
+    months = ", ".join(
+        f"{sign} * coalesce(sum(n) FILTER (WHERE month_number = {n}), 0)" for n in range(1, 13)
+    )
+    updates = ", ".join(f"{month} = total.{month} + EXCLUDED.{month}" for month in MONTHS)
+    return f"""
+INSERT INTO hotspot_cell_count AS total
+    (lattice, dimension, value, source, restricted_to, year, cx, cy, {", ".join(MONTHS)})
+SELECT lattice, dimension, value, source, restricted_to, year, cx, cy, {months}
 FROM (
-    SELECT month, source, restricted_to, cx, cy,
-           hotspot_coarser(cx, 5) AS qx, hotspot_coarser(cy, 5) AS qy,
-           hotspot_coarser(cx, 20) AS kx, hotspot_coarser(cy, 20) AS ky,
-           context::text COLLATE "C" AS context, kind::text COLLATE "C" AS kind,
-           category_id::text COLLATE "C" AS category, agency_id::text COLLATE "C" AS agency,
-           place_type::text COLLATE "C" AS place_type, age_band::text COLLATE "C" AS age_band,
-           gender::text COLLATE "C" AS gender
-    FROM {facts}
-) AS f
-GROUP BY f.month, f.source, f.restricted_to, GROUPING SETS (
-    (f.cx, f.cy), (f.kx, f.ky), (f.qx, f.qy),
-    (f.qx, f.qy, f.context), (f.qx, f.qy, f.kind), (f.qx, f.qy, f.category), (f.qx, f.qy, f.agency),
-    (f.qx, f.qy, f.place_type), (f.qx, f.qy, f.age_band), (f.qx, f.qy, f.gender)
-)
-HAVING (GROUPING(f.context) = 1 OR f.context IS NOT NULL)
-   AND (GROUPING(f.kind) = 1 OR f.kind IS NOT NULL)
-   AND (GROUPING(f.category) = 1 OR f.category IS NOT NULL)
-   AND (GROUPING(f.place_type) = 1 OR f.place_type IS NOT NULL)
-ORDER BY 1, 2, 3, 5, 6, 4, 7, 8
-ON CONFLICT (lattice, dimension, value, source, restricted_to, month, cx, cy)
-DO UPDATE SET n = total.n + EXCLUDED.n
+    SELECT CASE WHEN GROUPING(f.kx) = 0 THEN 1000 ELSE 250 END AS lattice,
+           CASE WHEN GROUPING(f.context) = 0 THEN 1
+                WHEN GROUPING(f.kind) = 0 THEN 2
+                WHEN GROUPING(f.category_id) = 0 THEN 3
+                WHEN GROUPING(f.agency_id) = 0 THEN 4
+                WHEN GROUPING(f.place_type) = 0 THEN 5
+                WHEN GROUPING(f.age_band) = 0 THEN 6
+                WHEN GROUPING(f.gender) = 0 THEN 7
+                ELSE 0 END AS dimension,
+           coalesce(f.context, f.kind, f.category_id, f.agency_id, f.place_type, f.age_band, f.gender, 0)
+               AS value,
+           f.source, f.restricted_to, f.year, f.month_number,
+           coalesce(f.kx, f.qx) AS cx, coalesce(f.ky, f.qy) AS cy, count(*) AS n
+    FROM (
+        SELECT source, restricted_to,
+               date_part('year', month)::smallint AS year, date_part('month', month)::integer AS month_number,
+               hotspot_coarser(cx, 5) AS qx, hotspot_coarser(cy, 5) AS qy,
+               hotspot_coarser(cx, 20) AS kx, hotspot_coarser(cy, 20) AS ky,
+               hotspot_code(context) AS context, hotspot_code(kind) AS kind, category_id, agency_id,
+               hotspot_code(place_type) AS place_type, hotspot_code(age_band) AS age_band,
+               hotspot_code(gender) AS gender
+        FROM {facts}
+    ) AS f
+    GROUP BY f.year, f.month_number, f.source, f.restricted_to, GROUPING SETS (
+        (f.kx, f.ky), (f.qx, f.qy),
+        (f.qx, f.qy, f.context), (f.qx, f.qy, f.kind), (f.qx, f.qy, f.category_id), (f.qx, f.qy, f.agency_id),
+        (f.qx, f.qy, f.place_type), (f.qx, f.qy, f.age_band), (f.qx, f.qy, f.gender)
+    )
+    HAVING (GROUPING(f.context) = 1 OR f.context IS NOT NULL)
+       AND (GROUPING(f.kind) = 1 OR f.kind IS NOT NULL)
+       AND (GROUPING(f.category_id) = 1 OR f.category_id IS NOT NULL)
+       AND (GROUPING(f.place_type) = 1 OR f.place_type IS NOT NULL)
+) AS by_month
+GROUP BY lattice, dimension, value, source, restricted_to, year, cx, cy
+ORDER BY lattice, dimension, value, source, restricted_to, year, cx, cy
+ON CONFLICT (lattice, dimension, value, source, restricted_to, year, cx, cy)
+DO UPDATE SET {updates}
 """
 
 
 def add_facts(select: str, rows: str) -> str:
     """One statement: insert the facts of `rows` and count them in."""
     inserted = f"INSERT INTO hotspot_fact ({FACT_COLUMNS}) {select.format(rows=rows)} RETURNING *"
-    return f"WITH added AS ({inserted}) {COUNT_FACTS.format(facts='added', sign=1)}"
+    return f"WITH added AS ({inserted}) {count_facts('added', 1)}"
 
 
 def remove_facts(source: int, ids: str) -> str:
     """One statement: delete the facts of these records and count them out."""
     deleted = f"DELETE FROM hotspot_fact WHERE source = {source} AND record_id = ANY({ids}) RETURNING *"
-    return f"WITH removed AS ({deleted}) {COUNT_FACTS.format(facts='removed', sign=-1)}"
+    return f"WITH removed AS ({deleted}) {count_facts('removed', -1)}"
 
 
 def refresh_body(source: int, table: str, select: str) -> str:
@@ -181,7 +208,7 @@ BEGIN
     DELETE FROM hotspot_fact;
     INSERT INTO hotspot_fact ({FACT_COLUMNS}) {CONCERN_FACTS.format(rows="concern")};
     INSERT INTO hotspot_fact ({FACT_COLUMNS}) {MISSING_FACTS.format(rows="missing_episode")};
-    {COUNT_FACTS.format(facts="hotspot_fact", sign=1)};
+    {count_facts("hotspot_fact", 1)};
 END
 $$;
 
@@ -344,6 +371,7 @@ FUNCTIONS = [
     "hotspot_refresh_concerns(integer[])",
     "hotspot_age_band(date, date)",
     "hotspot_coarser(integer, integer)",
+    "hotspot_code(text)",
     "hotspot_lattice_index(double precision, integer)",
 ]
 
@@ -379,21 +407,21 @@ def upgrade() -> None:
     op.create_table(
         "hotspot_cell_count",
         sa.Column("lattice", sa.SmallInteger(), nullable=False),
-        sa.Column("dimension", code(20), nullable=False),
-        sa.Column("value", code(40), nullable=False),
-        sa.Column("month", sa.Date(), nullable=False),
+        sa.Column("dimension", sa.SmallInteger(), nullable=False),
+        sa.Column("value", sa.Integer(), nullable=False),
         sa.Column("source", sa.SmallInteger(), nullable=False),
         sa.Column("restricted_to", sa.Integer(), nullable=False),
+        sa.Column("year", sa.SmallInteger(), nullable=False),
         sa.Column("cx", sa.Integer(), nullable=False),
         sa.Column("cy", sa.Integer(), nullable=False),
-        sa.Column("n", sa.Integer(), nullable=False),
+        *[sa.Column(month, sa.Integer(), nullable=False) for month in MONTHS],
         sa.PrimaryKeyConstraint(
             "lattice",
             "dimension",
             "value",
             "source",
             "restricted_to",
-            "month",
+            "year",
             "cx",
             "cy",
             name=op.f("pk_hotspot_cell_count"),
