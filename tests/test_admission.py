@@ -1,10 +1,18 @@
 """Admission control: at most `limit` requests in progress per worker; the rest wait, none fail."""
 
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import anyio
 
 from app.middleware import AdmissionMiddleware, Message
+
+
+def run_alone(main: Callable[[], Awaitable[None]]) -> None:
+    """Run an event loop on its own thread (the browser tests' driver may own this thread's loop)."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(anyio.run, main).result()
 
 
 async def nothing_received() -> Message:
@@ -36,7 +44,7 @@ def test_requests_beyond_the_limit_wait_their_turn_and_all_complete() -> None:
             for n in range(12):
                 group.start_soon(admitted, {"type": "http", "n": n}, nothing_received, discard)
 
-    anyio.run(main)
+    run_alone(main)
     assert most == 3
     assert sorted(finished) == list(range(12))
 
@@ -54,5 +62,5 @@ def test_lifespan_messages_pass_without_a_slot() -> None:
             async with admitted.slots:
                 await admitted({"type": "lifespan"}, nothing_received, discard)
 
-    anyio.run(main)
+    run_alone(main)
     assert seen == ["lifespan"]
