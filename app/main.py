@@ -41,7 +41,7 @@ from app.middleware import (
 )
 from app.settings import InsecureSettings, Settings, get_settings
 from app.templating import build_environment
-from app.web import admin, links, pages, people
+from app.web import admin, links, maps, pages, people
 from app.web import assessments as assessment_pages
 from app.web import missing as missing_pages
 from app.web import places as place_pages
@@ -49,6 +49,7 @@ from contexts.access import Permission
 from contexts.accounts.models import User
 from contexts.language.checker import load_rules
 from mapping import registry as model_registry
+from mapping.ogc import hotspots_collection, register
 
 STATIC_DIR = Path(__file__).parent / "web" / "static"
 PUBLIC_MOUNTS: dict[str, Permission] = {"/static": Permission.PUBLIC}
@@ -100,6 +101,7 @@ def create_app(settings: Settings | None = None, *, factory: sessionmaker[Sessio
     app.state.settings = settings
     app.state.session_factory = factory
     app.state.templates = build_environment()
+    register(hotspots_collection(settings.disclosure_policy()))
     install_error_handlers(app)
     for router in (
         health.router,
@@ -124,6 +126,7 @@ def create_app(settings: Settings | None = None, *, factory: sessionmaker[Sessio
         missing_pages.router,
         links.router,
         place_pages.router,
+        maps.router,
     ):
         app.include_router(router)
 

@@ -8,21 +8,29 @@ public spaces, never residential types), small areas with their indicators, and 
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any
+from datetime import UTC, date, datetime
+from typing import Any, Final
+from zoneinfo import ZoneInfo
 
+import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
 from contexts.access import Actor, Permission, can, ensure
+from contexts.audit.service import RequestOrigin
 from contexts.errors import InvalidInput, NotFound
+from contexts.young_people.service import Area
 from mapping.areas.models import SmallArea
 from mapping.areas.schemas import AreaFilter
 from mapping.areas.service import as_feature as area_feature
 from mapping.areas.service import list_areas, read_area
-from mapping.disclosure import RESIDENTIAL_PLACE_TYPES
+from mapping.disclosure import RESIDENTIAL_PLACE_TYPES, DisclosurePolicy
+from mapping.hotspots.grid import GridShape, cell_polygons
+from mapping.hotspots.models import TIME_ZONE
+from mapping.hotspots.service import Audience, HotspotQuery, hotspot_map, month_end, to_wgs84
 from mapping.places.models import WGS84, Place, PlaceTypeEntry
+from mapping.render import CellRow, cell_rows
 
 CONFORMANCE = (
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
@@ -275,6 +283,123 @@ AREAS = Collection(
     spatial_extent=_area_extent,
     keywords=("areas", "deprivation", "population"),
 )
+
+HOTSPOT_CELL: Final = 250.0
+WHOLE_WORLD: Final = Area(-180.0, -90.0, 180.0, 90.0)
+"""The hotspot collection never narrows its study area by a bbox (a bbox picks cells of the map), so
+the deployment's area is not needed to check one."""
+
+
+def _local_day(moment: datetime) -> date:
+    """The day of an instant in UK local time, as records are dated."""
+    return moment.astimezone(ZoneInfo(TIME_ZONE)).date()
+
+
+def hotspot_window(interval: Interval | None) -> tuple[date | None, date | None]:
+    """The whole months a `datetime` touches; none given: the service's last twelve months."""
+    if interval is None:
+        return None, None
+    start = None if interval.start is None else _local_day(interval.start).replace(day=1)
+    end = None if interval.end is None else month_end(_local_day(interval.end))
+    return start, end
+
+
+@dataclass(frozen=True, slots=True)
+class HotspotCells:
+    """The partner map's cells worth showing, with their outlines (GeoJSON polygons) and window."""
+
+    rows: list[CellRow]
+    outlines: dict[int, dict[str, Any]]
+    period: str
+
+
+def partner_cells(
+    session: Session, actor: Actor, interval: Interval | None, policy: DisclosurePolicy
+) -> HotspotCells:
+    """The partner hotspot map of the window (250 m squares over the study area), audited."""
+    start, end = hotspot_window(interval)
+    query = HotspotQuery(
+        cell=HOTSPOT_CELL, shape=GridShape.SQUARE, start=start, end=end, audience=Audience.PARTNER
+    )
+    computed = hotspot_map(
+        session=session, actor=actor, origin=RequestOrigin(), query=query, policy=policy, area=WHOLE_WORLD
+    )
+    rows = sorted(cell_rows(computed, policy), key=lambda row: row.cell_id)
+    period = f"{computed.window.start:%Y-%m}/{computed.window.end:%Y-%m}"
+    if computed.grid is None or not rows:
+        return HotspotCells([], {}, period)
+    rings = cell_polygons(computed.grid, [row.cell_id for row in rows])
+    degrees = np.round(to_wgs84(session, rings.reshape(-1, 2)), 6).reshape(rings.shape)
+    outlines = {
+        row.cell_id: {"type": "Polygon", "coordinates": [degrees[index].tolist()]}
+        for index, row in enumerate(rows)
+    }
+    return HotspotCells(rows, outlines, period)
+
+
+def _inside(outline: dict[str, Any], bbox: tuple[float, float, float, float]) -> bool:
+    """Whether a cell's outline meets the bbox."""
+    xs = [float(point[0]) for point in outline["coordinates"][0]]
+    ys = [float(point[1]) for point in outline["coordinates"][0]]
+    west, south, east, north = bbox
+    return min(xs) <= east and max(xs) >= west and min(ys) <= north and max(ys) >= south
+
+
+def _cell_feature(
+    row: CellRow, outline: dict[str, Any], period: str, policy: DisclosurePolicy
+) -> dict[str, Any]:
+    """A partner cell as a feature, its properties passed through the disclosure allow-list."""
+    properties: dict[str, object] = {"cell_id": row.cell_id, "count": row.count, "rate": row.rate}
+    properties |= {"bin": row.gi_bin, "period": period} | ({"trend": row.trend} if row.trend else {})
+    checked = policy.partner_properties(properties)
+    return {"type": "Feature", "id": row.cell_id, "geometry": outline, "properties": checked}
+
+
+def hotspots_collection(policy: DisclosurePolicy) -> Collection:
+    """Partner hotspot cells as a collection, under the deployment's disclosure policy.
+
+    Items are the cells of the partner map worth showing (a shown count, a significant bin or a
+    trend), exactly as partners see them on /maps/partner; `datetime` chooses the window in whole
+    months (by default the last twelve) and `bbox` keeps the cells that meet it.
+    """
+
+    def items(session: Session, actor: Actor, query: ItemQuery) -> ItemPage:
+        """One page of cells of the window, in cell order."""
+        found = partner_cells(session, actor, query.interval, policy)
+        box = query.bbox
+        rows = [row for row in found.rows if box is None or _inside(found.outlines[row.cell_id], box)]
+        page = rows[query.offset : query.offset + query.limit]
+        features = [_cell_feature(row, found.outlines[row.cell_id], found.period, policy) for row in page]
+        return ItemPage(features, len(rows))
+
+    def item(session: Session, actor: Actor, feature_id: str) -> dict[str, Any]:
+        """One cell of the default window's map."""
+        found = partner_cells(session, actor, None, policy)
+        row = next((row for row in found.rows if str(row.cell_id) == feature_id), None)
+        if row is None:
+            raise NotFound("There is no such feature in this collection.")
+        return _cell_feature(row, found.outlines[row.cell_id], found.period, policy)
+
+    return Collection(
+        id="hotspots",
+        title="Hotspots (partner level)",
+        description="Hot and cold spots on 250 m squares, disclosure-controlled: counts under the "
+        f"threshold ({policy.threshold}) hidden, the rest rounded to {policy.rounding_base}; agency-only "
+        "records and residential places left out. datetime chooses the months (default: the last twelve).",
+        permission=Permission.VIEW_HOTSPOTS,
+        items=items,
+        item=item,
+        spatial_extent=_hotspot_extent,
+        temporal=True,
+        keywords=("hotspots", "Getis-Ord Gi*", "disclosure-controlled"),
+    )
+
+
+def _hotspot_extent(session: Session) -> tuple[float, float, float, float]:
+    """Where the cells lie: the small areas' extent, else the places'."""
+    extent = _area_extent(session)
+    return extent if extent != WORLD else _place_extent(session)
+
 
 COLLECTIONS: dict[str, Collection] = {PLACES.id: PLACES, AREAS.id: AREAS}
 

@@ -6,6 +6,7 @@
 // - compiles app/web/assets/csmap.scss (GOV.UK Frontend styles, no GDS Transport)
 // - copies GOV.UK Frontend's JavaScript and only the images the CSS references
 // - copies Leaflet's dist files and the Leaflet.draw plugin (drawing places on a map)
+// - copies Leaflet.markercluster (clustered place markers) and leaflet.fullscreen (a full-screen button)
 //
 // Everything is served from the app's own origin: the build fails if the CSS
 // references a font file or another origin. It builds into a temporary folder
@@ -30,6 +31,9 @@ const LEAFLET_DIR = path.join(NODE_MODULES, 'leaflet');
 const LEAFLET_DIST = path.join(LEAFLET_DIR, 'dist');
 const LEAFLET_DRAW_DIR = path.join(NODE_MODULES, 'leaflet-draw');
 const LEAFLET_DRAW_DIST = path.join(LEAFLET_DRAW_DIR, 'dist');
+const MARKERCLUSTER_DIR = path.join(NODE_MODULES, 'leaflet.markercluster');
+const MARKERCLUSTER_DIST = path.join(MARKERCLUSTER_DIR, 'dist');
+const FULLSCREEN_DIR = path.join(NODE_MODULES, 'leaflet.fullscreen');
 
 // Must match $govuk-assets-path in csmap.scss and where the app mounts static/.
 const GOVUK_ASSETS_URL = '/static/build/govuk/assets/';
@@ -162,6 +166,40 @@ async function copyLeafletDraw() {
   await copyTo(readme, path.join(drawOut, 'README.md'));
 }
 
+async function copyMarkerCluster() {
+  const clusterOut = path.join(OUT_DIR, 'leaflet-markercluster');
+  for (const name of ['leaflet.markercluster.js', 'MarkerCluster.css', 'MarkerCluster.Default.css']) {
+    const src = path.join(MARKERCLUSTER_DIST, name);
+    requireFile(src, 'run `npm ci`');
+    await copyTo(src, path.join(clusterOut, name));
+  }
+  for (const name of ['MarkerCluster.css', 'MarkerCluster.Default.css']) {
+    const css = await readFile(path.join(MARKERCLUSTER_DIST, name), 'utf8');
+    if (cssUrls(css).length) fail(`${name} references url(...): copy what it needs`);
+  }
+  // MIT: keep the licence next to the redistributed files.
+  const licence = path.join(MARKERCLUSTER_DIR, 'MIT-LICENCE.txt');
+  requireFile(licence);
+  await copyTo(licence, path.join(clusterOut, 'MIT-LICENCE.txt'));
+}
+
+async function copyFullscreen() {
+  const fullscreenOut = path.join(OUT_DIR, 'leaflet-fullscreen');
+  for (const name of ['Control.FullScreen.js', 'Control.FullScreen.css', 'LICENSE']) {
+    const src = path.join(FULLSCREEN_DIR, name);
+    requireFile(src, 'run `npm ci`');
+    await copyTo(src, path.join(fullscreenOut, name));
+  }
+  // The stylesheet's url(...)s must stay relative: copy exactly the images it names.
+  const css = await readFile(path.join(FULLSCREEN_DIR, 'Control.FullScreen.css'), 'utf8');
+  for (const url of cssUrls(css)) {
+    if (!/^[\w.-]+\.svg$/.test(url)) fail(`Control.FullScreen.css references url(${url}), not a local SVG`);
+    const src = path.join(FULLSCREEN_DIR, url);
+    requireFile(src, `referenced by Control.FullScreen.css`);
+    await copyTo(src, path.join(fullscreenOut, url));
+  }
+}
+
 async function main() {
   await rm(TMP_DIR, { recursive: true, force: true });
   try {
@@ -169,6 +207,8 @@ async function main() {
     await copyGovukJs();
     await copyLeaflet();
     await copyLeafletDraw();
+    await copyMarkerCluster();
+    await copyFullscreen();
     await rm(OUT_DIR, { recursive: true, force: true });
     await rename(TMP_DIR, OUT_DIR);
   } finally {

@@ -1,0 +1,590 @@
+"""Map pages: the hotspot map for analysts and partners, its downloads, the published partner view,
+and the layers the map fetches when they are switched on (places, small areas).
+
+The cells come from the hotspot service in the page request, already aggregated (and, for
+partners, through the disclosure gate), and go to the page once: compactly for the map and as a
+table beside it. Nothing here counts records itself.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Annotated, Any, Final
+from urllib.parse import urlencode
+
+import numpy as np
+import shapely
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse, Response
+from numpy.typing import NDArray
+from pydantic_core import from_json
+from shapely.geometry import mapping as geojson_of
+from shapely.geometry import shape
+from sqlalchemy.orm import Session
+
+from app.api.hotspots import parse_bbox, parse_day
+from app.db import SessionDep
+from app.deps import AreaDep, OriginDep, SettingsDep, require
+from app.settings import Settings
+from app.templating import render
+from app.web.forms import error_list
+from contexts.access import Actor, Permission, can
+from contexts.agencies.service import list_agencies
+from contexts.audit.models import AuditAction
+from contexts.audit.service import RequestOrigin, record_event
+from contexts.concerns.models import CONTEXT_LABELS, ConcernKind
+from contexts.concerns.service import categories
+from contexts.errors import InvalidInput
+from contexts.young_people.service import Area
+from mapping.areas.service import areas_with_indicators
+from mapping.disclosure import RESIDENTIAL_PLACE_TYPES, DisclosurePolicy
+from mapping.exports import to_csv, to_geojson, to_xlsx
+from mapping.hotspots.grid import GridShape
+from mapping.hotspots.service import (
+    Audience,
+    HotspotFilters,
+    HotspotMap,
+    HotspotQuery,
+    SourceChoice,
+    describe_query,
+    hotspot_geojson,
+    hotspot_map,
+    to_wgs84,
+)
+from mapping.hotspots.stats import DistanceBand, NearestNeighbours
+from mapping.hotspots.trend import PATTERNS
+from mapping.places.schemas import PlaceFilter
+from mapping.places.service import icons_of, list_places, place_types
+from mapping.render import GI_BINS, CellRow, MapFragments, cell_layout, cell_rows, hotspots_map, trend_words
+
+router = APIRouter(include_in_schema=False)
+HotspotViewer = Annotated[Actor, require(Permission.VIEW_HOTSPOTS)]
+PlaceViewer = Annotated[Actor, require(Permission.VIEW_PLACES)]
+DEFAULT_CELL: Final = "250"
+CELL_CHOICES: Final = ("auto", "100", "250", "500", "1000")
+MAX_LAYER_PLACES: Final = 10_000
+AREA_TOLERANCE: Final = 0.0001
+"""Simplification of small-area outlines for the map, in degrees (about 7 to 11 metres)."""
+AREA_DIGITS: Final = 5
+TREND_CODES: Final = [pattern.value.replace(" ", "_") for pattern in PATTERNS]
+DATA_ELEMENT: Final = "hotspot-data"
+FORMATS: Final = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "geojson": "application/geo+json",
+}
+FIELD_ORDER: Final = (
+    "from",
+    "to",
+    "cell",
+    "shape",
+    "source",
+    "context",
+    "kind",
+    "category",
+    "place_type",
+    "agency",
+    "audience",
+    "bbox",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class MapForm:
+    """What the map's form asked for, as typed, so the form can show it again."""
+
+    date_from: str = ""
+    date_to: str = ""
+    cell: str = DEFAULT_CELL
+    shape: str = GridShape.SQUARE.value
+    source: str = SourceChoice.CONCERNS.value
+    context: str = ""
+    kind: str = ""
+    category: str = ""
+    place_type: str = ""
+    agency: str = ""
+    audience: str = ""
+    bbox: str = ""
+
+    def params(self, **changes: str) -> dict[str, str]:
+        """The form as query parameters (blanks left out), with changes."""
+        given = replace(self, **changes)
+        names = dict(zip(FIELD_ORDER, _values(given), strict=True))
+        return {name: value for name, value in names.items() if value}
+
+
+def _values(form: MapForm) -> tuple[str, ...]:
+    """The form's values in FIELD_ORDER."""
+    return (
+        form.date_from,
+        form.date_to,
+        form.cell,
+        form.shape,
+        form.source,
+        form.context,
+        form.kind,
+        form.category,
+        form.place_type,
+        form.agency,
+        form.audience,
+        form.bbox,
+    )
+
+
+Text = Annotated[str, Query(max_length=80)]
+
+
+def map_form(
+    date_from: Annotated[str, Query(alias="from", max_length=10)] = "",
+    date_to: Annotated[str, Query(alias="to", max_length=10)] = "",
+    cell: Annotated[str, Query(max_length=10)] = DEFAULT_CELL,
+    shape: Annotated[str, Query(max_length=10)] = GridShape.SQUARE.value,
+    source: Annotated[str, Query(max_length=10)] = SourceChoice.CONCERNS.value,
+    context: Text = "",
+    kind: Text = "",
+    category: Text = "",
+    place_type: Text = "",
+    agency: Text = "",
+    audience: Annotated[str, Query(max_length=10)] = "",
+    bbox: Annotated[str, Query(max_length=100)] = "",
+) -> MapForm:
+    """The map's form from the query string."""
+    return MapForm(
+        date_from.strip(),
+        date_to.strip(),
+        cell.strip() or DEFAULT_CELL,
+        shape.strip(),
+        source.strip(),
+        context.strip(),
+        kind.strip(),
+        category.strip(),
+        place_type.strip(),
+        agency.strip(),
+        audience.strip(),
+        bbox.strip(),
+    )
+
+
+FormDep = Annotated[MapForm, Depends(map_form)]
+
+
+def audience_for(actor: Actor, asked: str, *, partner_only: bool) -> Audience:
+    """The audience of the map: partner when forced or asked, else analyst for analysts."""
+    if partner_only:
+        return Audience.PARTNER
+    if not asked:
+        return Audience.ANALYST if can(actor, Permission.VIEW_ANALYST_HOTSPOTS) else Audience.PARTNER
+    try:
+        return Audience(asked)
+    except ValueError:
+        raise InvalidInput("Choose who the map is for: analysts or partners.", field="audience") from None
+
+
+def grid_shape(value: str) -> GridShape:
+    """The cell shape, or InvalidInput naming the field."""
+    try:
+        return GridShape(value)
+    except ValueError:
+        raise InvalidInput("Choose square or hexagonal cells.", field="shape") from None
+
+
+def source_choice(value: str) -> SourceChoice:
+    """Which records to count, or InvalidInput naming the field."""
+    try:
+        return SourceChoice(value)
+    except ValueError:
+        raise InvalidInput("Choose concerns, missing episodes or both.", field="source") from None
+
+
+def cell_size(value: str) -> float | None:
+    """The cell size in metres, or None for automatic."""
+    if value == "auto":
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        raise InvalidInput(
+            "Enter the cell size as a number of metres, or choose automatic.", field="cell"
+        ) from None
+
+
+def query_of(form: MapForm, audience: Audience) -> HotspotQuery:
+    """The hotspot query the form describes."""
+    single = {name: (value,) if value else () for name, value in _filter_values(form).items()}
+    return HotspotQuery(
+        cell=cell_size(form.cell),
+        shape=grid_shape(form.shape),
+        start=parse_day(form.date_from, name="from", last=False),
+        end=parse_day(form.date_to, name="to", last=True),
+        filters=HotspotFilters(**single),
+        source=source_choice(form.source),
+        audience=audience,
+        bbox=parse_bbox(form.bbox),
+    )
+
+
+def _filter_values(form: MapForm) -> dict[str, str]:
+    """The filter fields, named as HotspotFilters names them."""
+    return {
+        "contexts": form.context,
+        "kinds": form.kind,
+        "categories": form.category,
+        "place_types": form.place_type,
+        "agencies": form.agency,
+    }
+
+
+def map_facts(computed: HotspotMap, policy: DisclosurePolicy) -> dict[str, Any]:
+    """How the map was made and its total, named as the hotspot API's top-level members."""
+    query, window, neighbourhood = computed.query, computed.window, computed.neighbourhood
+    facts: dict[str, Any] = {
+        "audience": query.audience.value,
+        "cell": None if computed.grid is None else computed.grid.cell_size,
+        "shape": query.shape.value,
+        "neighbourhood": None,
+        "inference": {"type": "analytic"},
+        "fdr": query.fdr,
+        "window": {
+            "from": window.start.isoformat(),
+            "to": window.end.isoformat(),
+            "months": [month.strftime("%Y-%m") for month in window.months],
+        },
+        "source": query.source.value,
+        "filters": computed.filters,
+        "total": int(computed.counts.sum()),
+    }
+    if isinstance(neighbourhood, DistanceBand):
+        facts["neighbourhood"] = {"type": "distance_band", "distance_m": neighbourhood.metres}
+    elif isinstance(neighbourhood, NearestNeighbours):
+        facts["neighbourhood"] = {"type": "nearest_neighbours", "k": neighbourhood.k}
+    if query.permutations:
+        facts["inference"] = {"type": "permutation", "permutations": query.permutations, "seed": query.seed}
+    if query.audience is Audience.PARTNER:
+        published = policy.publish_total(computed.counts)
+        facts |= {"total": published.value, "hidden_cells": published.hidden_parts}
+        facts["disclosure"] = {"threshold": policy.threshold, "rounding_base": policy.rounding_base}
+    return facts
+
+
+@dataclass(frozen=True, slots=True)
+class MapView:
+    """A computed map ready for the page: its members, its cells and the data for the browser."""
+
+    members: dict[str, Any]
+    rows: list[CellRow]
+    data: dict[str, Any]
+
+
+def map_view(
+    session: Session, computed: HotspotMap, policy: DisclosurePolicy, layers: dict[str, str | None]
+) -> MapView:
+    """The map's facts, its table rows and the browser's data, from the service's arrays."""
+    rows = cell_rows(computed, policy)
+    members = map_facts(computed, policy)
+    data: dict[str, Any] = {
+        "audience": computed.query.audience.value,
+        "hidden": policy.hidden_label,
+        "bins": [{"value": b.value, "label": b.label, "colour": b.colour} for b in GI_BINS],
+        "trends": [trend_words(code) for code in TREND_CODES],
+        "months": members["window"]["months"],
+        "bbox": list(computed.query.bbox) if computed.query.bbox else None,
+        "layers": layers,
+        "cells": _columns(rows),
+        "layout": None,
+    }
+    if computed.grid is not None:
+
+        def project(points: NDArray[np.float64]) -> NDArray[np.float64]:
+            return to_wgs84(session, points)
+
+        data["layout"] = cell_layout(computed.grid, project, [row.cell_id for row in rows])
+    return MapView(members=members, rows=rows, data=data)
+
+
+def _columns(rows: Sequence[CellRow]) -> dict[str, list[Any]]:
+    """The cells as columns, trends as indexes into the data's `trends`."""
+    columns: dict[str, list[Any]] = {
+        "id": [row.cell_id for row in rows],
+        "count": [row.count for row in rows],
+        "rate": [row.rate for row in rows],
+        "bin": [row.gi_bin for row in rows],
+        "trend": [TREND_CODES.index(row.trend) if row.trend in TREND_CODES else None for row in rows],
+    }
+    if rows and rows[0].z is not None:
+        columns["z"] = [row.z_text for row in rows]
+        columns["p"] = [row.p_text for row in rows]
+    return columns
+
+
+def own_agency_code(session: Session, actor: Actor) -> str | None:
+    """The code of the actor's agency."""
+    return next(
+        (agency.code for agency in list_agencies(session=session) if agency.id == actor.agency_id), None
+    )
+
+
+def resolved_params(form: MapForm, computed: HotspotMap) -> dict[str, str]:
+    """The form with the window and the cell size as the map used them, so a link stays the same map."""
+    window = computed.window
+    cell = form.cell if computed.grid is None else f"{computed.grid.cell_size:g}"
+    return form.params(date_from=window.start.isoformat(), date_to=window.end.isoformat(), cell=cell)
+
+
+def layer_urls(session: Session, actor: Actor, form: MapForm, computed: HotspotMap) -> dict[str, str | None]:
+    """Where the map fetches its layers when they are switched on."""
+    audience = computed.query.audience
+    urls: dict[str, str | None] = {
+        "places": "/maps/layers/places?" + urlencode({"audience": audience.value}),
+        "areas": "/maps/layers/areas",
+        "slice": "/api/hotspots?" + urlencode(_slice_params(form, computed)),
+        "agency": None,
+    }
+    code = own_agency_code(session, actor)
+    if audience is Audience.ANALYST and code is not None:
+        params = resolved_params(form, computed) | {"agency": code, "source": "concerns", "trend": "false"}
+        urls["agency"] = "/api/hotspots?" + urlencode(params | {"audience": audience.value})
+    return urls
+
+
+def _slice_params(form: MapForm, computed: HotspotMap) -> dict[str, str]:
+    """The query of one month's slice, less its window: the map's filters, cell size and audience."""
+    params = resolved_params(form, computed)
+    params.pop("from", None)
+    params.pop("to", None)
+    return params | {"audience": computed.query.audience.value, "trend": "false"}
+
+
+def filter_options(session: Session) -> dict[str, list[dict[str, str]]]:
+    """The choices of each filter for the form's selects."""
+    return {
+        "context": [{"value": code.value, "text": label} for code, label in CONTEXT_LABELS.items()],
+        "kind": [{"value": kind.value, "text": kind.value.capitalize()} for kind in ConcernKind],
+        "category": [{"value": entry.code, "text": entry.label} for entry in categories(session=session)],
+        "place_type": [
+            {"value": entry.code, "text": entry.label}
+            for entry in place_types(session=session)
+            if entry.code not in RESIDENTIAL_PLACE_TYPES
+        ],
+        "agency": [{"value": entry.code, "text": entry.name} for entry in list_agencies(session=session)],
+    }
+
+
+def _form_errors(problem: InvalidInput) -> dict[str, str]:
+    """A service refusal as the form's error for its field."""
+    field = problem.field if problem.field in FIELD_ORDER else "from"
+    return {field or "from": problem.detail}
+
+
+@dataclass(frozen=True, slots=True)
+class MapRequest:
+    """Everything a map page or download needs from the request."""
+
+    actor: Actor
+    session: Session
+    origin: RequestOrigin
+    settings: Settings
+    area: Area
+
+
+def compute(request: MapRequest, form: MapForm, audience: Audience) -> HotspotMap:
+    """The map for the form and audience (audited by the service)."""
+    return hotspot_map(
+        session=request.session,
+        actor=request.actor,
+        origin=request.origin,
+        query=query_of(form, audience),
+        policy=request.settings.disclosure_policy(),
+        area=request.area,
+    )
+
+
+def map_page(request: Request, asked: MapRequest, form: MapForm, *, partner_only: bool) -> Response:
+    """The hotspot map page; a refused query shows the form again with the problem."""
+    context: dict[str, Any] = {
+        "active_nav": "maps",
+        "form": form,
+        "options": filter_options(asked.session),
+        "cells": CELL_CHOICES,
+        "partner_only": partner_only,
+        "analyst": can(asked.actor, Permission.VIEW_ANALYST_HOTSPOTS),
+        "bins": GI_BINS,
+    }
+    try:
+        with asked.session.begin_nested():
+            audience = audience_for(asked.actor, form.audience, partner_only=partner_only)
+            computed = compute(asked, form, audience)
+    except InvalidInput as problem:
+        errors = _form_errors(problem)
+        failed = {"field_errors": errors, "errors": error_list(errors, FIELD_ORDER)}
+        return render(request, "maps/hotspots.html", context | failed, status_code=422)
+    policy = asked.settings.disclosure_policy()
+    urls = layer_urls(asked.session, asked.actor, form, computed)
+    view = map_view(asked.session, computed, policy, urls)
+    params = resolved_params(form, computed)
+    page = context | {
+        "field_errors": {},
+        "errors": [],
+        "audience": audience.value,
+        "members": view.members,
+        "rows": view.rows,
+        "data": view.data,
+        "data_element": DATA_ELEMENT,
+        "hidden_label": policy.hidden_label,
+        "map": _fragments(view, audience, asked.area),
+        "downloads": {
+            fmt: f"/maps/hotspots.{fmt}?" + urlencode(params | {"audience": audience.value})
+            for fmt in FORMATS
+        },
+        "partner_link": "/maps/partner?" + urlencode(params),
+        "clear_drawing": "/maps/hotspots?" + urlencode(form.params(bbox="")),
+    }
+    return render(request, "maps/hotspots.html", page)
+
+
+def _fragments(view: MapView, audience: Audience, area: Area) -> MapFragments | None:
+    """The map's folium fragments, or None when there is nothing to draw."""
+    if view.data["layout"] is None:
+        return None
+    label = "Map of hot and cold spots" + (" as partners see them" if audience is Audience.PARTNER else "")
+    own = view.data["layers"]["agency"] is not None
+    return hotspots_map(area=area, label=label, source=DATA_ELEMENT, agency_layer=own)
+
+
+def map_request(
+    actor: Actor, session: Session, origin: RequestOrigin, settings: Settings, area: Area
+) -> MapRequest:
+    """Bundle what the handlers were given."""
+    return MapRequest(actor=actor, session=session, origin=origin, settings=settings, area=area)
+
+
+@router.get("/maps/hotspots")
+def hotspot_map_page(
+    request: Request,
+    actor: HotspotViewer,
+    session: SessionDep,
+    origin: OriginDep,
+    settings: SettingsDep,
+    area: AreaDep,
+    form: FormDep,
+) -> Response:
+    """Hot and cold spots, trends, layers and a table; analysts choose the audience, others get partners'."""
+    asked = map_request(actor, session, origin, settings, area)
+    return map_page(request, asked, form, partner_only=False)
+
+
+@router.get("/maps/partner")
+def partner_map_page(
+    request: Request,
+    actor: HotspotViewer,
+    session: SessionDep,
+    origin: OriginDep,
+    settings: SettingsDep,
+    area: AreaDep,
+    form: FormDep,
+) -> Response:
+    """The published partner view of a map: always disclosure-controlled, whoever opens it."""
+    asked = map_request(actor, session, origin, settings, area)
+    return map_page(request, asked, form, partner_only=True)
+
+
+@router.get("/maps/hotspots.{fmt}")
+def hotspot_download(
+    actor: HotspotViewer,
+    session: SessionDep,
+    origin: OriginDep,
+    settings: SettingsDep,
+    area: AreaDep,
+    form: FormDep,
+    fmt: str,
+) -> Response:
+    """Every cell of the map as CSV, Excel or GeoJSON, for the same audience; the download is audited."""
+    if fmt not in FORMATS:
+        raise InvalidInput("Choose csv, xlsx or geojson.", field="format")
+    asked = map_request(actor, session, origin, settings, area)
+    audience = audience_for(actor, form.audience, partner_only=False)
+    computed = compute(asked, form, audience)
+    policy = settings.disclosure_policy()
+    collection = from_json(hotspot_geojson(session=session, hotspot_map=computed, policy=policy))
+    features = collection.pop("features")
+    record_event(
+        session=session,
+        action=AuditAction.EXPORT,
+        actor=actor,
+        origin=origin,
+        object_type="hotspot_map",
+        object_id=audience.value,
+        reason=f"format={fmt} {describe_query(computed.query, computed.window)}"[:1000],
+    )
+    name = f"hotspots-{audience.value}-{computed.window.start:%Y-%m}-to-{computed.window.end:%Y-%m}.{fmt}"
+    headers = {"Content-Disposition": f'attachment; filename="{name}"'}
+    return Response(_download(fmt, features, collection, settings), media_type=FORMATS[fmt], headers=headers)
+
+
+def _download(fmt: str, features: list[dict[str, Any]], members: dict[str, Any], settings: Settings) -> bytes:
+    """The cells in one format, through the formula-safe writers."""
+    if fmt == "csv":
+        return to_csv(features).encode()
+    if fmt == "xlsx":
+        return to_xlsx(features, title="Hotspot cells", marking=settings.protective_marking)
+    members.pop("type", None)
+    return to_geojson(features, **members)
+
+
+def _point_of(geometry: dict[str, Any]) -> list[float]:
+    """Where a place's marker goes: the point itself, else a point on the line or inside the area."""
+    if geometry.get("type") == "Point":
+        return [round(float(value), 6) for value in geometry["coordinates"][:2]]
+    point = shape(geometry).representative_point()
+    return [round(point.x, 6), round(point.y, 6)]
+
+
+@router.get("/maps/layers/places")
+def places_layer(
+    actor: PlaceViewer,
+    session: SessionDep,
+    audience: Annotated[str, Query(max_length=10)] = Audience.PARTNER.value,
+) -> Response:
+    """Current places as markers (name, type, icon letter); residential places only on analysts' maps."""
+    places, _ = list_places(session=session, actor=actor, filters=PlaceFilter(), limit=MAX_LAYER_PLACES)
+    exact = audience == Audience.ANALYST.value and can(actor, Permission.VIEW_ANALYST_HOTSPOTS)
+    shown = [place for place in places if exact or place.type not in RESIDENTIAL_PLACE_TYPES]
+    icons = icons_of(session, {place.type for place in shown})
+    features = [
+        {
+            "type": "Feature",
+            "id": place.id,
+            "geometry": {"type": "Point", "coordinates": _point_of(place.geometry)},
+            "properties": {
+                "name": place.name,
+                "type_label": place.type_label,
+                "icon": icons.get(place.type, ""),
+            },
+        }
+        for place in shown
+    ]
+    return JSONResponse(
+        {"type": "FeatureCollection", "features": features}, media_type="application/geo+json"
+    )
+
+
+@router.get("/maps/layers/areas")
+def areas_layer(
+    _: PlaceViewer,
+    session: SessionDep,
+    kind: Annotated[str, Query(max_length=20)] = "lsoa",
+) -> Response:
+    """Small areas with their deprivation decile, outlines simplified for the map."""
+    features = []
+    for row in areas_with_indicators(session, kind=kind):
+        outline = shapely.simplify(shape(row.geometry), AREA_TOLERANCE, preserve_topology=True)
+        geometry = geojson_of(shapely.set_precision(outline, 10**-AREA_DIGITS))
+        features.append(
+            {
+                "type": "Feature",
+                "id": row.code,
+                "geometry": geometry,
+                "properties": {"code": row.code, "name": row.name, "imd_decile": row.imd_decile},
+            }
+        )
+    return JSONResponse(
+        {"type": "FeatureCollection", "features": features}, media_type="application/geo+json"
+    )

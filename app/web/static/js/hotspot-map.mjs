@@ -1,0 +1,449 @@
+// The hotspot map built by mapping/render.py (folium): this module draws the cells from the page's JSON
+// element, steps through months, fetches the places, small-area and agency layers when they are
+// switched on, and turns a drawn area into the form's bbox filter. Loaded with <script type="module">,
+// so it runs after folium's inline script has made the map, whose objects it finds by the names in
+// the element's data-* attributes.
+//
+// Everything in pop-ups and the table is added as text (textContent), never as HTML. Each cell is
+// placed from its id: its centre in British National Grid metres, plus the grid's shared outline,
+// turned into degrees by the polynomial the server fitted (or given in degrees when none fitted).
+
+const L = window.L;
+const CELL_STYLE = { color: '#505a5f', weight: 0.5, fillOpacity: 0.75 };
+const AREA_COLOUR = '#4c2c92';
+const AGENCY_COLOUR = '#00703c';
+
+function element(tag, text) {
+  const made = document.createElement(tag);
+  if (text !== undefined) {
+    made.textContent = text;
+  }
+  return made;
+}
+
+function monthWords(month) {
+  const [year, number] = month.split('-').map(Number);
+  return new Date(Date.UTC(year, number - 1, 1)).toLocaleString('en-GB', {
+    month: 'long',
+    year: 'numeric',
+    timeZone: 'UTC',
+  });
+}
+
+// Cells ---------------------------------------------------------------------------------------
+
+function toDegrees(fit, x, y) {
+  const u = (x - fit.middle[0]) / 1000;
+  const v = (y - fit.middle[1]) / 1000;
+  let longitude = 0;
+  let latitude = 0;
+  fit.terms.forEach(([i, j], index) => {
+    const term = u ** i * v ** j;
+    longitude += fit.lon[index] * term;
+    latitude += fit.lat[index] * term;
+  });
+  return [longitude, latitude];
+}
+
+function outline(layout, id) {
+  if (layout.rings) {
+    return layout.rings[String(id)];
+  }
+  const row = Math.floor(id / layout.columns);
+  const column = id % layout.columns;
+  const shift = row % 2 ? layout.odd_row_shift : 0;
+  const x = layout.origin[0] + layout.first_centre[0] + (column + shift) * layout.size;
+  const y = layout.origin[1] + layout.first_centre[1] + row * layout.row_spacing;
+  return layout.ring.map(([dx, dy]) => toDegrees(layout.fit, x + dx, y + dy));
+}
+
+function pageFeatures(data) {
+  const cells = data.cells;
+  return cells.id.map((id, index) => ({
+    type: 'Feature',
+    id,
+    geometry: { type: 'Polygon', coordinates: [outline(data.layout, id)] },
+    properties: {
+      cell_id: id,
+      count: cells.count[index],
+      rate: cells.rate[index],
+      bin: cells.bin[index],
+      trend: cells.trend[index] === null ? null : data.trends[cells.trend[index]],
+      z: cells.z ? cells.z[index] : undefined,
+      p: cells.p ? cells.p[index] : undefined,
+    },
+  }));
+}
+
+function trendWords(code) {
+  return code ? code.charAt(0).toUpperCase() + code.slice(1).replaceAll('_', ' ') : 'No trend';
+}
+
+// A cell of /api/hotspots (analyst or partner members) in the page's own shape.
+function apiFeature(feature) {
+  const p = feature.properties;
+  return {
+    type: 'Feature',
+    id: p.cell_id,
+    geometry: feature.geometry,
+    properties: {
+      cell_id: p.cell_id,
+      count: p.count,
+      rate: p.rate,
+      bin: p.gi_bin ?? p.bin ?? 0,
+      trend: p.trend ? trendWords(p.trend) : null,
+      z: p.gi_z === undefined ? undefined : p.gi_z.toFixed(2),
+      p: p.gi_p_fdr === undefined ? undefined : Number(p.gi_p_fdr.toPrecision(3)).toString(),
+    },
+  };
+}
+
+function worthShowing(properties) {
+  const trend = properties.trend && properties.trend !== 'No pattern';
+  return (properties.count || 0) > 0 || properties.bin !== 0 || Boolean(trend);
+}
+
+function hottestFirst(a, b) {
+  const left = a.properties;
+  const right = b.properties;
+  return right.bin - left.bin || (right.count || 0) - (left.count || 0) || left.cell_id - right.cell_id;
+}
+
+function facts(data, properties) {
+  const bin = data.bins.find((entry) => entry.value === properties.bin);
+  const lines = [
+    `Cell ${properties.cell_id}`,
+    `Count: ${properties.count === null ? data.hidden : properties.count}`,
+    `Per km²: ${properties.rate === null ? data.hidden : properties.rate}`,
+    bin ? bin.label : 'Not significant',
+    `Trend: ${properties.trend || 'No trend'}`,
+  ];
+  if (properties.z !== undefined && properties.z !== null) {
+    lines.push(`Gi* z: ${properties.z}, p (FDR): ${properties.p}`);
+  }
+  return lines;
+}
+
+function popupOf(lines) {
+  const box = element('span');
+  lines.forEach((line, index) => {
+    if (index) {
+      box.append(element('br'));
+    }
+    box.append(index === 0 ? element('strong', line) : line);
+  });
+  return box;
+}
+
+function drawCells(layer, data, features) {
+  const colours = new Map(data.bins.map((entry) => [entry.value, entry.colour]));
+  layer.clearLayers();
+  layer.options.style = (feature) => ({ ...CELL_STYLE, fillColor: colours.get(feature.properties.bin) });
+  layer.options.onEachFeature = (feature, cell) => {
+    cell.bindPopup(() => popupOf(facts(data, feature.properties)));
+  };
+  layer.addData({ type: 'FeatureCollection', features });
+}
+
+function tableRow(data, properties) {
+  const row = element('tr');
+  const cells = facts(data, properties);
+  const header = element('th', String(properties.cell_id));
+  header.scope = 'row';
+  row.append(header);
+  const count = element('td', properties.count === null ? data.hidden : String(properties.count));
+  const rate = element('td', properties.rate === null ? '' : String(properties.rate));
+  count.className = 'n';
+  rate.className = 'n';
+  row.append(count, rate, element('td', cells[3]), element('td', properties.trend || 'No trend'));
+  if (data.audience === 'analyst') {
+    const z = element('td', properties.z === undefined ? '' : String(properties.z));
+    const p = element('td', properties.p === undefined ? '' : String(properties.p));
+    z.className = 'n';
+    p.className = 'n';
+    row.append(z, p);
+  }
+  return row;
+}
+
+function fillTable(data, features) {
+  const body = document.querySelector('#cells-table tbody');
+  const caption = document.getElementById('cells-caption');
+  if (!body) {
+    return;
+  }
+  const rows = document.createDocumentFragment();
+  features.forEach((feature) => rows.append(tableRow(data, feature.properties)));
+  body.replaceChildren(rows);
+  if (caption) {
+    const count = features.length;
+    caption.textContent = `${count} cell${count === 1 ? '' : 's'}: the significant ones and every cell with a count`;
+  }
+}
+
+function summary(features) {
+  const hot = features.filter((feature) => feature.properties.bin > 0).length;
+  const cold = features.filter((feature) => feature.properties.bin < 0).length;
+  return `${features.length} cells drawn: ${hot} hot spots and ${cold} cold spots at 90% confidence or more.`;
+}
+
+// The month slider ----------------------------------------------------------------------------
+
+function startSlider(context) {
+  const slider = document.getElementById('month-slider');
+  const shown = document.getElementById('month-shown');
+  if (!slider || !context.data.layers.slice) {
+    return;
+  }
+  const months = context.data.months;
+  const whole = shown ? shown.textContent : '';
+  let asked = 0;
+
+  async function showMonth() {
+    const position = Number(slider.value);
+    asked += 1;
+    const mine = asked;
+    if (position === 0) {
+      context.redraw(context.original, whole);
+      return;
+    }
+    const month = months[position - 1];
+    shown.textContent = `${monthWords(month)}: loading…`;
+    const url = `${context.data.layers.slice}&from=${month}&to=${month}`;
+    try {
+      const response = await fetch(url, { headers: { Accept: 'application/geo+json' } });
+      if (!response.ok) {
+        throw new Error(String(response.status));
+      }
+      const body = await response.json();
+      if (mine !== asked) {
+        return;
+      }
+      const features = body.features.map(apiFeature).filter((f) => worthShowing(f.properties));
+      features.sort(hottestFirst);
+      context.redraw(features, `${monthWords(month)} only`);
+    } catch {
+      if (mine === asked) {
+        shown.textContent = `${monthWords(month)} could not be loaded. Try again.`;
+      }
+    }
+  }
+
+  slider.addEventListener('change', showMonth);
+  slider.disabled = false;
+}
+
+// Layers fetched when switched on --------------------------------------------------------------
+
+function letters(text, name) {
+  const badge = element('span', text || '•');
+  Object.assign(badge.style, {
+    display: 'block',
+    width: '28px',
+    height: '28px',
+    lineHeight: '24px',
+    borderRadius: '50%',
+    border: '2px solid #ffffff',
+    background: '#0b0c0c',
+    color: '#ffffff',
+    fontWeight: '700',
+    fontSize: '12px',
+    textAlign: 'center',
+    boxShadow: '0 0 0 2px #0b0c0c',
+  });
+  badge.setAttribute('aria-hidden', 'true');
+  badge.dataset.name = name;
+  return L.divIcon({ html: badge, className: '', iconSize: [28, 28], iconAnchor: [14, 14] });
+}
+
+async function fetchJson(url, say) {
+  const response = await fetch(url, { headers: { Accept: 'application/geo+json' } });
+  if (!response.ok) {
+    say('That layer could not be loaded. Try again.');
+    throw new Error(String(response.status));
+  }
+  return response.json();
+}
+
+async function loadPlaces(cluster, url, say) {
+  const body = await fetchJson(url, say);
+  const markers = body.features.map((feature) => {
+    const [longitude, latitude] = feature.geometry.coordinates;
+    const p = feature.properties;
+    const name = `${p.icon || ''} ${p.name || 'A place'}, ${p.type_label || ''}`.trim();
+    const marker = L.marker([latitude, longitude], { icon: letters(p.icon, name), keyboard: true });
+    marker.on('add', () => {
+      const node = marker.getElement();
+      if (node) {
+        node.setAttribute('aria-label', name);
+      }
+    });
+    marker.bindPopup(() => popupOf([p.name || 'A place', p.type_label || '']));
+    return marker;
+  });
+  cluster.addLayers(markers);
+  say(`${markers.length} places shown, grouped where they are close together.`);
+}
+
+async function loadAreas(layer, url, say) {
+  const body = await fetchJson(url, say);
+  layer.options.pane = 'csmap-areas';
+  layer.options.style = (feature) => {
+    const decile = feature.properties.imd_decile;
+    const shade = decile ? 0.08 + (10 - decile) * 0.06 : 0;
+    return { color: AREA_COLOUR, weight: 1, fillColor: AREA_COLOUR, fillOpacity: shade };
+  };
+  layer.options.onEachFeature = (feature, area) => {
+    const p = feature.properties;
+    const decile = p.imd_decile ? `Deprivation decile ${p.imd_decile} (1 is the most deprived)` : 'No decile';
+    area.bindPopup(() => popupOf([p.name || p.code, p.code, decile]));
+  };
+  layer.addData(body);
+  say(`${body.features.length} small areas shaded by deprivation decile.`);
+}
+
+async function loadAgency(layer, url, say) {
+  const body = await fetchJson(url, say);
+  const features = body.features.filter((feature) => (feature.properties.count || 0) > 0);
+  const most = Math.max(1, ...features.map((feature) => feature.properties.count));
+  layer.options.pane = 'csmap-agency';
+  layer.options.style = (feature) => ({
+    color: AGENCY_COLOUR,
+    weight: 0.5,
+    fillColor: AGENCY_COLOUR,
+    fillOpacity: 0.15 + (0.7 * Math.log(feature.properties.count + 1)) / Math.log(most + 1),
+  });
+  layer.options.onEachFeature = (feature, cell) => {
+    const p = feature.properties;
+    cell.bindPopup(() => popupOf([`Cell ${p.cell_id}`, `Your agency's concerns: ${p.count}`]));
+  };
+  layer.addData({ type: 'FeatureCollection', features });
+  say(`${features.length} cells hold concerns your agency recorded.`);
+}
+
+function startLayers(context) {
+  const { map, data, container, say } = context;
+  const loaders = new Map();
+  const places = window[container.dataset.places];
+  const areas = window[container.dataset.areas];
+  const agency = container.dataset.agency ? window[container.dataset.agency] : null;
+  map.createPane('csmap-areas').style.zIndex = 350;
+  map.createPane('csmap-agency').style.zIndex = 380;
+  if (places) {
+    loaders.set(places, () => loadPlaces(places, data.layers.places, say));
+  }
+  if (areas) {
+    loaders.set(areas, () => loadAreas(areas, data.layers.areas, say));
+  }
+  if (agency && data.layers.agency) {
+    loaders.set(agency, () => loadAgency(agency, data.layers.agency, say));
+  }
+  const loaded = new Set();
+  map.on('overlayadd', (event) => {
+    const load = loaders.get(event.layer);
+    if (load && !loaded.has(event.layer)) {
+      loaded.add(event.layer);
+      say('Loading the layer…');
+      load()
+        .then(() => {
+          container.dataset.layersLoaded = String(loaded.size);
+        })
+        .catch(() => loaded.delete(event.layer));
+    }
+  });
+}
+
+// The drawn area filter -----------------------------------------------------------------------
+
+function clamp(value, low, high) {
+  return Math.min(Math.max(value, low), high);
+}
+
+function startDrawing(context) {
+  const { map, container, data, say } = context;
+  const drawn = window[container.dataset.drawnItems];
+  const field = document.getElementById('bbox');
+  const form = document.getElementById('map-form');
+  if (!drawn || !field || !form) {
+    return;
+  }
+  if (data.bbox) {
+    const [west, south, east, north] = data.bbox;
+    const box = L.rectangle(
+      [
+        [south, west],
+        [north, east],
+      ],
+      { color: '#0b0c0c', weight: 2, dashArray: '6 4', fill: false, interactive: false },
+    );
+    drawn.addLayer(box);
+  }
+  const [minX, minY, maxX, maxY] = (container.dataset.area || '').split(',').map(Number);
+  map.on(L.Draw.Event.CREATED, (event) => {
+    const bounds = event.layer.getBounds();
+    const west = clamp(bounds.getWest(), minX, maxX);
+    const east = clamp(bounds.getEast(), minX, maxX);
+    const south = clamp(bounds.getSouth(), minY, maxY);
+    const north = clamp(bounds.getNorth(), minY, maxY);
+    if (!(west < east && south < north)) {
+      say('The area drawn lies outside the map’s area: draw it again.');
+      return;
+    }
+    field.value = [west, south, east, north].map((value) => value.toFixed(6)).join(',');
+    say('Showing the cells inside the area drawn…');
+    form.submit();
+  });
+}
+
+// Start ---------------------------------------------------------------------------------------
+
+function start(container) {
+  const map = window[container.dataset.map];
+  const cells = window[container.dataset.cells];
+  const source = document.getElementById(container.dataset.source);
+  if (!map || !cells || !source) {
+    return;
+  }
+  const data = JSON.parse(source.textContent);
+  const status = document.getElementById(`${container.id}-status`);
+  const shown = document.getElementById('month-shown');
+  const say = (text) => {
+    if (status) {
+      status.textContent = text;
+    }
+  };
+  const original = pageFeatures(data);
+  const context = {
+    map,
+    data,
+    container,
+    say,
+    original,
+    redraw(features, label) {
+      drawCells(cells, data, features);
+      fillTable(data, features);
+      container.dataset.drawn = String(features.length);
+      container.dataset.month = label;
+      if (shown) {
+        shown.textContent = label;
+      }
+      say(summary(features));
+    },
+  };
+  drawCells(cells, data, original);
+  container.hidden = false;
+  map.invalidateSize();
+  const bounds = cells.getBounds();
+  map.fitBounds(bounds.isValid() ? bounds : L.latLngBounds([[-85, -180], [85, 180]]), { padding: [12, 12] });
+  container.dataset.drawn = String(original.length);
+  say(summary(original));
+  startSlider(context);
+  startLayers(context);
+  startDrawing(context);
+}
+
+if (L) {
+  for (const container of document.querySelectorAll('[data-role="hotspots"][data-map]')) {
+    start(container);
+  }
+}
