@@ -332,12 +332,15 @@ def import_areas_command(
     skip_invalid: SkipInvalid = False,
     repair: Annotated[bool, typer.Option(help="Repair invalid boundaries with ST_MakeValid")] = False,
 ) -> None:
-    """Import area boundaries from a GeoJSON FeatureCollection (WGS84, or EPSG:27700 if its crs says so).
+    """Import area boundaries (LSOAs, wards ...) from a GeoJSON FeatureCollection.
 
-    Codes and names come from properties such as LSOA21CD and LSOA21NM, found by themselves or named
-    with --code-field and --name-field. Every boundary is checked first; if any is bad nothing is
-    written, unless --skip-invalid. Areas wholly outside the deployment's area are left out; areas
-    already held (same kind, edition and code) are updated.
+    \b
+    Coordinates in WGS84, or British National Grid when the file's crs names
+    EPSG:27700. Codes and names come from properties such as LSOA21CD and
+    LSOA21NM, found by themselves or named with --code-field, --name-field.
+    Every boundary is checked first; if any is bad nothing is written, unless
+    --skip-invalid. Areas wholly outside the deployment's area are left out;
+    areas already held (same kind, edition and code) are updated.
     """
     settings = get_settings()
     with _owner_session(settings) as session, session.begin():
@@ -375,15 +378,17 @@ def import_indicators_command(
     area_edition: Annotated[int | None, typer.Option(help="Match codes to this boundary edition")] = None,
     skip_invalid: SkipInvalid = False,
 ) -> None:
-    """Import indicator values from a CSV: the English Indices of Deprivation or a long table.
+    """Import indicator values from a CSV: the Indices of Deprivation or a long table.
 
     \b
-    English Indices of Deprivation "File 7" CSV (2015, 2019, 2025), told by its official headers:
-      LSOA code (2011) or LSOA code (2021), the IMD score, rank and decile, the IDACI score, rank
-      and decile, Total population: mid YYYY and Dependent Children aged 0-15: mid YYYY.
-      Codes are matched to LSOAs of that edition (import them first).
-    Long CSV: area_code, indicator, period, value (label, unit for a new indicator).
-    Rows whose area code matches no area are reported (and skipped with --skip-invalid).
+    English Indices of Deprivation "File 7" CSV (2015, 2019, 2025 editions),
+    told by its official headers: LSOA code (2011) or LSOA code (2021); the
+    IMD score, rank and decile; the IDACI score, rank and decile; Total
+    population: mid YYYY; Dependent Children aged 0-15: mid YYYY. Codes are
+    matched to LSOAs of the file's edition: import those boundaries first.
+    Long CSV: area_code, indicator, period, value (label, unit for a new one).
+    Rows whose area code matches no area are reported (and skipped with
+    --skip-invalid).
     """
     settings = get_settings()
     with _owner_session(settings) as session, session.begin():
@@ -416,10 +421,11 @@ def import_postcodes_command(
     """Import postcodes from ONS Postcode Directory or Code-Point Open CSV files.
 
     \b
-    ONSPD: header with pcds, lat, long, doterm (and lsoa21 or lsoa11, osward); terminated
-      postcodes are skipped, and removed if held.
-    Code-Point Open: no header; postcode, quality, eastings, northings, ..., ward code; converted
-      from British National Grid in PostGIS. Give every file of the product at once.
+    ONSPD: a header with pcds, lat, long, doterm (and lsoa21 or lsoa11,
+    osward); terminated postcodes are skipped, and removed if held.
+    Code-Point Open: no header; postcode, quality, eastings, northings, ...,
+    ward code; converted from British National Grid in PostGIS. Give every
+    file of the product at once.
     """
     with ExitStack() as stack, _owner_session(get_settings()) as session, session.begin():
         opened = [(file.name, stack.enter_context(file.open("rb"))) for file in files]

@@ -2,7 +2,7 @@
 of them, or only the valid ones when asked, or nothing.
 
 Boundaries: a GeoJSON FeatureCollection of Polygons and MultiPolygons in WGS84, or in British National
-Grid when the file's `crs` names EPSG:27700, as ONS boundary files do. Each feature's code and name
+Grid when the file's `crs` names EPSG:27700 (as GIS exports in that CRS say). Each feature's code and name
 come from properties such as LSOA21CD and LSOA21NM (found by themselves, or named); the edition is
 read from the code property's name (LSOA21CD is the 2021 edition) unless given. Areas wholly outside
 the deployment's area are left out; an area whose code is already known (same kind and edition) is
@@ -384,25 +384,34 @@ def import_areas(
     if problems and not skip_invalid:
         return report
     chosen = [(file.rows[index], wkb) for index, wkb in stored.items() if not file.rows[index].problems]
+    created, updated = _write_areas(session, kind, file.edition, chosen, progress)
+    return report.model_copy(update={"created": created, "updated": updated, "written": True})
+
+
+def _write_areas(
+    session: Session,
+    kind: str,
+    edition: int,
+    chosen: Sequence[tuple[AreaRow, bytes]],
+    progress: Progress | None,
+) -> tuple[int, int]:
+    """Add or update the areas in chunks: (added, updated)."""
     created = updated = 0
     for start in range(0, len(chosen), CHUNK):
         chunk = chosen[start : start + CHUNK]
-        inserted = session.execute(
-            UPSERT_AREAS,
-            {
-                "kind": kind,
-                "edition": file.edition,
-                "codes": [row.code for row, _ in chunk],
-                "names": [row.name for row, _ in chunk],
-                "wkbs": [wkb for _, wkb in chunk],
-            },
-        ).scalars()
-        flags = list(inserted)
-        created += sum(flags)
-        updated += len(flags) - sum(flags)
+        parameters = {
+            "kind": kind,
+            "edition": edition,
+            "codes": [row.code for row, _ in chunk],
+            "names": [row.name for row, _ in chunk],
+            "wkbs": [wkb for _, wkb in chunk],
+        }
+        inserted = list(session.execute(UPSERT_AREAS, parameters).scalars())
+        created += sum(inserted)
+        updated += len(inserted) - sum(inserted)
         if progress:
             progress("Writing", start + len(chunk), len(chosen))
-    return report.model_copy(update={"created": created, "updated": updated, "written": True})
+    return created, updated
 
 
 def load_area_file(
@@ -549,18 +558,31 @@ def _iod_columns(squeezed: Sequence[str]) -> dict[int, IodColumn]:
     return found
 
 
-def _read_iod(
-    reader: Iterable[list[str]], header: list[str], squeezed: list[str], edition: int | None
-) -> IndicatorFile:
-    """Values from an English Indices of Deprivation CSV with its official long headers."""
-    code_at = next(i for i, cell in enumerate(squeezed) if IOD_CODE.match(cell))
-    lsoa_edition = int(IOD_CODE.match(squeezed[code_at]).group(1))  # type: ignore[union-attr]
-    iod_edition, years = _iod_edition(squeezed, lsoa_edition, edition)
+Measures = dict[int, tuple[IodColumn, str]]
+"""The IoD columns to read, by position: which indicator, and the period its values are for."""
+
+
+def _iod_measures(
+    header: Sequence[str], squeezed: Sequence[str], iod_edition: int, years: Mapping[str, int]
+) -> Measures:
+    """The measure and population columns present, each with its period."""
     measures = {at: (column, str(iod_edition)) for at, column in _iod_columns(squeezed).items()}
     for indicator, pattern in IOD_POPULATIONS:
         at = next((i for i, cell in enumerate(squeezed) if pattern.match(cell)), None)
         if at is not None:
             measures[at] = (IodColumn(indicator, header[at], False, (0, math.inf)), str(years[indicator]))
+    return measures
+
+
+def _read_iod(
+    reader: Iterable[list[str]], header: list[str], squeezed: list[str], edition: int | None
+) -> IndicatorFile:
+    """Values from an English Indices of Deprivation CSV with its official long headers."""
+    code_at, lsoa_edition = next(
+        (i, int(match.group(1))) for i, cell in enumerate(squeezed) if (match := IOD_CODE.match(cell))
+    )
+    iod_edition, years = _iod_edition(squeezed, lsoa_edition, edition)
+    measures = _iod_measures(header, squeezed, iod_edition, years)
     file = IndicatorFile(
         format=f"iod{iod_edition}",
         rows=[],
@@ -570,20 +592,30 @@ def _read_iod(
         area_edition=lsoa_edition,
     )
     for values in reader:
-        line = _line_of(reader)
-        if not any(cell.strip() for cell in values):
-            continue
-        row = FileRow(row=line, location=f"row {line}")
-        file.rows.append(row)
-        code = _cell(values, code_at)
-        if not code:
-            row.problem(header[code_at], "The area code is empty")
-            continue
-        for at, (column, period) in measures.items():
-            number = _number(row, header[at], _cell(values, at), column)
-            if number is not None:
-                file.cells.append(IndicatorCell(line, code, column.indicator, period, number))
+        if any(cell.strip() for cell in values):
+            _iod_row(file, _line_of(reader), values, header, code_at, measures)
     return file
+
+
+def _iod_row(
+    file: IndicatorFile,
+    line: int,
+    values: Sequence[str],
+    header: Sequence[str],
+    code_at: int,
+    measures: Measures,
+) -> None:
+    """One IoD row's values, each cell checked."""
+    row = FileRow(row=line, location=f"row {line}")
+    file.rows.append(row)
+    code = _cell(values, code_at)
+    if not code:
+        row.problem(header[code_at], "The area code is empty")
+        return
+    for at, (column, period) in measures.items():
+        number = _number(row, header[at], _cell(values, at), column)
+        if number is not None:
+            file.cells.append(IndicatorCell(line, code, column.indicator, period, number))
 
 
 def _line_of(reader: Iterable[list[str]]) -> int:
