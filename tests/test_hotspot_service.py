@@ -507,16 +507,49 @@ def test_every_way_of_counting_gives_the_counts_made_from_raw_points(
     assert points.sum(axis=0).tolist() == result.counts.tolist()
 
 
-def test_monthly_slices_give_the_trend_of_the_engine(db_session: Session, borough: Borough) -> None:
+@pytest.mark.parametrize(
+    ("changes", "neighbourhood"),
+    [
+        ({"cell": 250.0}, DistanceBand(500.0)),
+        ({"cell": 250.0, "neighbours": 8}, NearestNeighbours(8)),
+        ({"cell": 250.0, "band": 750.0, "fdr": False}, DistanceBand(750.0)),
+    ],
+)
+def test_monthly_slices_give_the_trend_of_the_engine(
+    db_session: Session, borough: Borough, changes: dict[str, Any], neighbourhood: DistanceBand
+) -> None:
     records = selected(reference_records(db_session), actor=borough.analyst)
-    result = make_map(db_session, borough.analyst, cell=500.0)
+    result = make_map(db_session, borough.analyst, **changes)
     assert result.grid is not None
     assert result.statistics is not None
     months = [date(2026, month, 1) for month in range(1, 7)]
     monthly = np.stack(
         [expected_counts(result.grid, [r for r in records if r.day.replace(day=1) == m]) for m in months]
     )
-    engine = emerging_hot_spots(result.grid, monthly, DistanceBand(1000.0))
+    engine = emerging_hot_spots(result.grid, monthly, neighbourhood, fdr=changes.get("fdr", True))
+    assert result.statistics.patterns is not None
+    assert result.statistics.patterns.tolist() == engine.codes.tolist()
+    assert len(set(engine.codes.tolist())) > 1
+
+
+def test_partner_trends_come_from_published_monthly_counts(db_session: Session, borough: Borough) -> None:
+    result = make_map(db_session, borough.neighbourhood, audience=Audience.PARTNER, cell=1000.0)
+    assert result.grid is not None
+    assert result.statistics is not None
+    records = selected(reference_records(db_session), actor=borough.neighbourhood, audience=Audience.PARTNER)
+    months = [date(2026, month, 1) for month in range(1, 7)]
+    published = np.stack(
+        [
+            np.nan_to_num(
+                POLICY.publish_counts(
+                    expected_counts(result.grid, [r for r in records if r.day.replace(day=1) == m])
+                ),
+                nan=0.0,
+            )
+            for m in months
+        ]
+    )
+    engine = emerging_hot_spots(result.grid, published, DistanceBand(2000.0))
     assert result.statistics.patterns is not None
     assert result.statistics.patterns.tolist() == engine.codes.tolist()
 

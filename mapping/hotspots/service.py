@@ -52,6 +52,7 @@ import numpy as np
 import psycopg
 from numpy.typing import NDArray
 from pydantic_core import to_json
+from scipy import sparse
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
@@ -90,8 +91,19 @@ from mapping.hotspots.models import (
     Source,
     value_code,
 )
-from mapping.hotspots.stats import DistanceBand, HotspotResult, NearestNeighbours, Neighbourhood, gi_star
-from mapping.hotspots.trend import PATTERNS, emerging_hot_spots
+from mapping.hotspots.stats import (
+    DistanceBand,
+    HotspotResult,
+    NearestNeighbours,
+    Neighbourhood,
+    benjamini_hochberg,
+    confidence_bins,
+    gi_star,
+    gi_star_z,
+    neighbour_weights,
+    two_sided_p,
+)
+from mapping.hotspots.trend import PATTERNS, emerging_codes, mann_kendall
 from mapping.places.models import PlaceTypeEntry
 
 MAX_MONTHS: Final = 120
@@ -101,6 +113,8 @@ SQUARE_METRES_PER_KM2: Final = 1_000_000
 ENGINE_FIELDS: Final = {"cell_size": "cell", "distance_band": "band", "neighbours": "neighbours"}
 OUTLINE_CACHE_GRIDS: Final = 8
 OUTLINE_CACHE_VERTICES: Final = 600_000
+MATRIX_CACHE_GRIDS: Final = 8
+MATRIX_CACHE_ENTRIES: Final = 5_000_000
 NOT_KNOWN: Final = "not_known"
 
 
@@ -716,9 +730,7 @@ def _fact_point_counts(
     return _tally(rows["month"].astype(np.int64), cells, None, len(window.months), grid.n_cells)
 
 
-def _lattice_cells(
-    grid: Grid, lattice: int, cx: NDArray[np.int32], cy: NDArray[np.int32]
-) -> NDArray[np.int64]:
+def _lattice_cells(grid: Grid, lattice: int, cx: NDArray[Any], cy: NDArray[Any]) -> NDArray[np.int64]:
     """The grid's square cell holding each lattice cell (an exact union of lattice cells)."""
     size = int(grid.cell_size)
     column = (cx.astype(np.int64) * lattice - round(grid.origin_x)) // size
@@ -738,9 +750,10 @@ def fold_lattice(grid: Grid, lattice: int, rows: NDArray[Any], months: int) -> N
 
 def fold_years(grid: Grid, lattice: int, rows: NDArray[Any], window: Window) -> NDArray[np.int64]:
     """Sum (year, cx, cy, January..December) lattice rows into the grid's cells, per window month."""
-    cells = _lattice_cells(grid, lattice, rows["cx"], rows["cy"])
-    counts = np.column_stack([rows[column].astype(np.int64) for column in MONTH_COLUMNS]).reshape(-1, 12)
-    months = rows["year"].astype(np.int64)[:, None] * 12 + np.arange(12) - month_index(window.months[0])
+    table = rows.view(">i4").reshape(rows.size, -1).astype(np.int64)
+    cells = _lattice_cells(grid, lattice, table[:, 1], table[:, 2])
+    counts = table[:, 3:]
+    months = table[:, :1] * 12 + np.arange(12) - month_index(window.months[0])
     keep = (months >= 0) & (months < len(window.months)) & (counts != 0)
     spread = np.broadcast_to(cells[:, None], counts.shape)
     return _tally(months[keep], spread[keep], counts[keep], len(window.months), grid.n_cells)
@@ -803,14 +816,54 @@ def cell_statistics(
         result = gi_star(
             grid, values, neighbourhood, fdr=query.fdr, permutations=query.permutations, seed=query.seed
         )
-        patterns = (
-            emerging_hot_spots(grid, slices, neighbourhood, fdr=query.fdr).codes if query.trend else None
-        )
+        patterns = emerging_patterns(grid, slices, neighbourhood, fdr=query.fdr) if query.trend else None
     except HotspotInputError as refused:
         raise InvalidInput(
             refused.detail, field=ENGINE_FIELDS.get(refused.field or "", refused.field)
         ) from refused
     return CellStatistics(result, patterns)
+
+
+def emerging_patterns(
+    grid: Grid, slices: NDArray[np.float64], neighbourhood: Neighbourhood, *, fdr: bool
+) -> NDArray[np.int8]:
+    """`trend.emerging_hot_spots(...).codes`, with every month's neighbourhood sums in one product.
+
+    The same Gi* per month (z, p, Benjamini-Hochberg, bins), Mann-Kendall and pattern rules as the
+    engine; only the sums are taken with the grid's neighbour matrix (kept for the grids in use)
+    instead of once per month, which is most of the cost of a year of monthly slices.
+    """
+    weights = neighbour_matrix(grid, neighbourhood)
+    cardinality = np.asarray(weights.sum(axis=1), dtype=np.int64).ravel()
+    lags = np.asarray(weights @ slices.T, dtype=np.float64).T
+    z = np.stack([gi_star_z(values, lag, cardinality) for values, lag in zip(slices, lags, strict=True)])
+    p = two_sided_p(z)
+    tested = np.stack([benjamini_hochberg(month) for month in p]) if fdr else p
+    bins = np.stack([confidence_bins(month_z, month_p) for month_z, month_p in zip(z, tested, strict=True)])
+    return emerging_codes(bins, mann_kendall(z))
+
+
+_matrix_cache: OrderedDict[tuple[Grid, Neighbourhood], sparse.csr_array] = OrderedDict()
+_matrix_lock = threading.Lock()
+
+
+def neighbour_matrix(grid: Grid, neighbourhood: Neighbourhood) -> sparse.csr_array:
+    """The engine's binary neighbour matrix for a grid (each cell its own neighbour), kept a while."""
+    key = (grid, neighbourhood)
+    with _matrix_lock:
+        cached = _matrix_cache.get(key)
+        if cached is not None:
+            _matrix_cache.move_to_end(key)
+            return cached
+    matrix = neighbour_weights(grid, neighbourhood)
+    with _matrix_lock:
+        _matrix_cache[key] = matrix
+        while len(_matrix_cache) > 1 and (
+            len(_matrix_cache) > MATRIX_CACHE_GRIDS
+            or sum(item.nnz for item in _matrix_cache.values()) > MATRIX_CACHE_ENTRIES
+        ):
+            _matrix_cache.popitem(last=False)
+    return matrix
 
 
 def _published_or_zero(policy: DisclosurePolicy, counts: NDArray[np.int64]) -> NDArray[np.float64]:
