@@ -9,7 +9,8 @@ Code-Point Open: no header (or OS's own: Postcode, Positional_quality_indicator,
 ...), ten columns; eastings and northings are British National Grid metres, converted in PostGIS.
 
 The files are streamed into a temporary table with COPY and checked and written with set-based SQL,
-so a national file of 2.7 million rows loads in one pass.
+so a national file of 2.7 million rows loads in one pass; postcodes already held unchanged are left
+alone, so importing the next quarter's directory rewrites only what changed.
 """
 
 import csv
@@ -284,6 +285,9 @@ WRITE_POSTCODES = """
         FROM live
         ON CONFLICT (postcode) DO UPDATE SET geom = excluded.geom, lsoa_code = excluded.lsoa_code,
             lsoa_edition = excluded.lsoa_edition, ward_code = excluded.ward_code, source = excluded.source
+        WHERE (postcode.geom, postcode.lsoa_code, postcode.lsoa_edition, postcode.ward_code, postcode.source)
+              IS DISTINCT FROM
+              (excluded.geom, excluded.lsoa_code, excluded.lsoa_edition, excluded.ward_code, excluded.source)
         RETURNING (xmax = 0) AS inserted
     )
     SELECT count(*) FILTER (WHERE inserted) AS created, count(*) FILTER (WHERE NOT inserted) AS updated

@@ -109,7 +109,7 @@ class IndicatorImportReport(ListedImportReport):
 
 
 class PostcodeImportReport(ListedImportReport):
-    """What a postcode import found and did."""
+    """What a postcode import found and did: `updated` counts postcodes whose point or codes changed."""
 
     format: str = Field(description="onspd or codepoint")
     terminated: int = Field(default=0, description="Terminated postcodes skipped (and removed if held)")
