@@ -37,7 +37,6 @@ patterns computed on the published counts alone (hidden counts taken as 0, for t
 for each month), so that nothing a partner sees depends on a count the disclosure rules hide.
 """
 
-import json
 import math
 import threading
 from collections import OrderedDict
@@ -111,8 +110,8 @@ KILOMETRE: Final = 1000
 DEFAULT_BAND_CELLS: Final = 2
 SQUARE_METRES_PER_KM2: Final = 1_000_000
 ENGINE_FIELDS: Final = {"cell_size": "cell", "distance_band": "band", "neighbours": "neighbours"}
-OUTLINE_CACHE_GRIDS: Final = 8
-OUTLINE_CACHE_VERTICES: Final = 600_000
+HEADS_CACHE_GRIDS: Final = 8
+HEADS_CACHE_CELLS: Final = 400_000
 MATRIX_CACHE_GRIDS: Final = 8
 MATRIX_CACHE_ENTRIES: Final = 5_000_000
 NOT_KNOWN: Final = "not_known"
@@ -880,46 +879,75 @@ def rebuild_aggregate(*, session: Session) -> None:
 
 
 @dataclass(frozen=True)
-class CellOutlines:
-    """A grid's cells as rings of indexes into its distinct vertices, each written once as JSON."""
+class FeatureHeads:
+    """Each cell's feature up to its first property (id, WGS84 polygon, `"cell_id":<id>`) as text.
 
-    vertices: NDArray[np.object_]
-    rings: NDArray[np.int64]
+    Written once per grid and kept for the grids in use, so a request writes only its values.
+    The first cell's ring is kept as GeoJSON for the disclosure gate's geometry check.
+    """
+
+    heads: list[str]
+    first_ring: list[list[float]]
 
 
-_outline_cache: OrderedDict[Grid, CellOutlines] = OrderedDict()
-_outline_lock = threading.Lock()
+_heads_cache: OrderedDict[Grid, FeatureHeads] = OrderedDict()
+_heads_lock = threading.Lock()
 
 
-def cell_outlines(session: Session, grid: Grid) -> CellOutlines:
-    """The grid's cell outlines in WGS84 (kept for recently used grids, as grids recur)."""
-    with _outline_lock:
-        cached = _outline_cache.get(grid)
+def feature_heads(session: Session, grid: Grid) -> FeatureHeads:
+    """The grid's feature heads (kept for recently used grids, as grids recur)."""
+    with _heads_lock:
+        cached = _heads_cache.get(grid)
         if cached is not None:
-            _outline_cache.move_to_end(grid)
+            _heads_cache.move_to_end(grid)
             return cached
-    outlines = _cell_outlines(session, grid)
-    with _outline_lock:
-        _outline_cache[grid] = outlines
-        while len(_outline_cache) > 1 and (
-            len(_outline_cache) > OUTLINE_CACHE_GRIDS
-            or sum(item.vertices.size for item in _outline_cache.values()) > OUTLINE_CACHE_VERTICES
+    heads = _feature_heads(session, grid)
+    with _heads_lock:
+        _heads_cache[grid] = heads
+        while len(_heads_cache) > 1 and (
+            len(_heads_cache) > HEADS_CACHE_GRIDS
+            or sum(len(item.heads) for item in _heads_cache.values()) > HEADS_CACHE_CELLS
         ):
-            _outline_cache.popitem(last=False)
-    return outlines
+            _heads_cache.popitem(last=False)
+    return heads
 
 
-def _cell_outlines(session: Session, grid: Grid) -> CellOutlines:
-    """Project every distinct cell vertex once in PostGIS and write it as `[lon,lat]`."""
+def _feature_heads(session: Session, grid: Grid) -> FeatureHeads:
+    """Project every distinct cell vertex once in PostGIS, then write every cell's head."""
     rings = cell_polygons(grid)
     vertices = rings.reshape(-1, 2)
     millimetres = np.rint(vertices * 1000).astype(np.int64)
     millimetres -= millimetres.min(axis=0)
     key = millimetres[:, 0] * (int(millimetres[:, 1].max()) + 1) + millimetres[:, 1]
     _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
-    numbers = json_values(np.round(to_wgs84(session, vertices[first]), 6).ravel())
-    written = ["[" + x + "," + y + "]" for x, y in zip(numbers[::2], numbers[1::2], strict=True)]
-    return CellOutlines(np.array(written, dtype=object), inverse.reshape(rings.shape[:2]).astype(np.int64))
+    lonlat = np.round(to_wgs84(session, vertices[first]), 6)
+    numbers = json_values(lonlat.ravel())
+    written = np.array(
+        ["[" + x + "," + y + "]" for x, y in zip(numbers[::2], numbers[1::2], strict=True)], dtype=object
+    )
+    corners = inverse.reshape(rings.shape[:2])
+    ids = json_values(np.arange(grid.n_cells))
+    columns: list[str | list[str] | NDArray[np.object_]] = [
+        '{"type":"Feature","id":',
+        ids,
+        ',"geometry":{"type":"Polygon","coordinates":[[',
+    ]
+    for position in range(corners.shape[1]):
+        columns += [written[corners[:, position]], "," if position < corners.shape[1] - 1 else "]]},"]
+    columns += ['"properties":{"cell_id":', ids, "\0"]
+    heads = joined(columns, grid.n_cells).split("\0")[:-1]
+    return FeatureHeads(heads, lonlat[corners[0]].tolist())
+
+
+def joined(columns: Sequence[str | Sequence[str] | NDArray[np.object_]], rows: int) -> str:
+    """Text pieces laid out as a table (fixed text, or one piece per row) joined row by row.
+
+    numpy fills whole columns at once, so no Python code runs per row.
+    """
+    table = np.empty((rows, len(columns)), dtype=object)
+    for index, column in enumerate(columns):
+        table[:, index] = column
+    return "".join(table.ravel().tolist())
 
 
 def to_wgs84(session: Session, points: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -943,40 +971,22 @@ def hotspot_geojson(*, session: Session, hotspot_map: HotspotMap, policy: Disclo
     header = _collection_members(hotspot_map, policy)
     if grid is None or statistics is None:
         return to_json(header | {"features": []})
-    outlines = cell_outlines(session, grid)
+    heads = feature_heads(session, grid)
     if hotspot_map.query.audience is Audience.PARTNER:
-        properties = _partner_properties(outlines, grid, hotspot_map.counts, statistics, policy)
+        properties = _partner_properties(heads, grid, hotspot_map.counts, statistics, policy)
     else:
         properties = _analyst_properties(grid, hotspot_map.counts, statistics)
-    features = feature_text(outlines, properties)
+    features = feature_text(heads, properties)
     return to_json(header)[:-1] + b',"features":[' + features.encode() + b"]}"
 
 
-def feature_text(outlines: CellOutlines, properties: Sequence[tuple[str, Sequence[str]]]) -> str:
-    """Every cell as a GeoJSON feature, comma-separated: one join over a table of text pieces.
-
-    `properties` are (text before, JSON text per cell) pairs that follow `"cell_id":<id>`.
-
-    Each column of the table is a piece of every feature (fixed text, or one value per cell); numpy
-    fills whole columns at once, so no Python code runs per feature.
-    """
-    cells, ring = outlines.rings.shape
-    ids = json_values(np.arange(cells))
-    columns: list[str | Sequence[str] | NDArray[np.object_]] = [
-        '{"type":"Feature","id":',
-        ids,
-        ',"geometry":{"type":"Polygon","coordinates":[[',
-    ]
-    for position in range(ring):
-        columns += [outlines.vertices[outlines.rings[:, position]], "," if position < ring - 1 else "]]},"]
-    columns += ['"properties":{"cell_id":', ids]
+def feature_text(heads: FeatureHeads, properties: Sequence[tuple[str, Sequence[str]]]) -> str:
+    """Every cell as a GeoJSON feature, comma-separated: its head, then each (prefix, values) pair."""
+    columns: list[str | Sequence[str]] = [heads.heads]
     for prefix, values in properties:
         columns += [prefix, values]
     columns.append("}},")
-    table = np.empty((cells, len(columns)), dtype=object)
-    for index, column in enumerate(columns):
-        table[:, index] = column
-    return "".join(table.ravel().tolist())[:-1]
+    return joined(columns, len(heads.heads))[:-1]
 
 
 def _collection_members(hotspot_map: HotspotMap, policy: DisclosurePolicy) -> dict[str, Any]:
@@ -1078,7 +1088,7 @@ def significant(values: NDArray[np.float64], digits: int) -> NDArray[np.float64]
 
 
 def _partner_properties(
-    outlines: CellOutlines,
+    heads: FeatureHeads,
     grid: Grid,
     counts: NDArray[np.int64],
     statistics: CellStatistics,
@@ -1091,8 +1101,7 @@ def _partner_properties(
     bins = statistics.result.bins.tolist()
     trends = trend_labels(statistics, grid.n_cells)
     # Every cell is the same generated polygon moved: the gate checks the shape on the first.
-    ring = outlines.vertices[outlines.rings[0]].tolist()
-    partner_geometry({"type": "Polygon", "coordinates": [json.loads("[" + ",".join(ring) + "]")]})
+    partner_geometry({"type": "Polygon", "coordinates": [heads.first_ring]})
     return [(",", _checked_properties(policy, shown, rates, bins, trends))]
 
 
