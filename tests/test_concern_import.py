@@ -18,10 +18,11 @@ from contexts.accounts.service import actor_for
 from contexts.agencies.models import Agency, AgencyKind
 from contexts.audit.models import AuditEvent
 from contexts.audit.service import RequestOrigin
+from contexts.concerns import importer
 from contexts.concerns.importer import ConcernFileError, ConcernImportReport, import_concerns
 from contexts.concerns.models import Concern, ConcernCategory, ConcernImport, ConcernRevision
 from contexts.errors import AccessDenied
-from contexts.language.checker import load_rules
+from contexts.language.checker import check_text, load_rules
 from contexts.language.models import LanguageFlagCount
 from contexts.young_people.models import YoungPerson
 from contexts.young_people.service import Area
@@ -340,6 +341,25 @@ def test_precision_can_be_given_but_a_date_alone_is_never_exact(
     assert imported(db_session)["EXT-MONTH"].occurred_precision == "month"
 
 
+def test_a_file_loaded_in_chunks_is_still_all_or_nothing_and_finds_duplicates_across_chunks(
+    db_session: Session, world: World, people: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(importer, "CHUNK_ROWS", 2)
+    good = [line(f"EXT-K{index}") for index in range(5)]
+    late_problem = HEADER + "".join(good) + line("EXT-K9", young_person_ref="YP-404")
+    refused = run(db_session, practitioner(world), late_problem)
+    assert [(p.row, p.column) for p in refused.problems] == [(7, "young_person_ref")]
+    assert not refused.written
+    assert imported(db_session, "EXT-K") == {}
+    repeated = HEADER + "".join(good) + line("EXT-K1")
+    report = run(db_session, practitioner(world), repeated, skip_invalid=True)
+    assert [(p.row, p.column, p.problem) for p in report.problems] == [
+        (7, "external_id", "The same source_agency and external_id are on row 3")
+    ]
+    assert (report.rows, report.loaded, report.rejected) == (6, 5, 1)
+    assert sorted(imported(db_session, "EXT-K")) == [f"EXT-K{index}" for index in range(5)]
+
+
 def test_an_external_id_already_held_for_another_young_person_is_refused(
     db_session: Session, world: World, people: Any
 ) -> None:
@@ -428,6 +448,15 @@ def test_flagged_wording_is_counted_for_supervisors_when_asked(
     assert [(c.record_type, c.flagged, c.agency_id) for c in counts] == [("concern", 1, world.agency.id)]
     unflagged = imported(db_session)["EXT-N"].id
     assert db_session.scalar(select(func.count()).where(LanguageFlagCount.record_id == unflagged)) == 0
+
+
+def test_the_wording_prefilter_never_misses_what_the_rules_flag() -> None:
+    rules = load_rules()
+    might_flag = importer.wording_prefilter(rules)
+    texts = [example.text for rule in rules for example in rule.fires]
+    texts += [sentence for rule in rules for sentence in rule.quiet]
+    assert [text for text in texts if check_text(text, rules) and not might_flag(text)] == []
+    assert not might_flag("Seen at the library with a youth worker")
 
 
 # The command
