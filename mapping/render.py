@@ -62,6 +62,17 @@ class MapFragments:
     html: str
     script: str
 
+    @property
+    def styles(self) -> str:
+        """The header's stylesheet links alone, for <head>."""
+        return "\n".join(line for line in self.header.splitlines() if line.startswith("<link"))
+
+    @property
+    def scripts(self) -> str:
+        """The header's script elements alone, to place just before the map so they do not hold up the
+        page's first paint."""
+        return "\n".join(line for line in self.header.splitlines() if line.startswith("<script"))
+
 
 def _base_map(element_id: str, area: Area, *, canvas: bool = False) -> folium.Map:
     """A map with no tiles, Leaflet served locally, centred on the deployment's area."""

@@ -34,11 +34,13 @@ from contexts.audit.service import RequestOrigin, record_event
 from contexts.concerns.models import CONTEXT_LABELS, ConcernKind
 from contexts.concerns.service import categories
 from contexts.errors import InvalidInput
+from contexts.young_people.models import Gender
 from contexts.young_people.service import Area
 from mapping.areas.service import areas_with_indicators
 from mapping.disclosure import RESIDENTIAL_PLACE_TYPES, DisclosurePolicy
 from mapping.exports import to_csv, to_geojson, to_xlsx
 from mapping.hotspots.grid import GridShape
+from mapping.hotspots.models import AgeBand
 from mapping.hotspots.service import (
     Audience,
     HotspotFilters,
@@ -67,6 +69,14 @@ AREA_TOLERANCE: Final = 0.0001
 AREA_DIGITS: Final = 5
 TREND_CODES: Final = [pattern.value.replace(" ", "_") for pattern in PATTERNS]
 DATA_ELEMENT: Final = "hotspot-data"
+AGE_BAND_LABELS: Final = {
+    AgeBand.UNDER_10: "Under 10",
+    AgeBand.AGED_10_TO_13: "10 to 13",
+    AgeBand.AGED_14_TO_15: "14 to 15",
+    AgeBand.AGED_16_TO_17: "16 to 17",
+    AgeBand.AGED_18_AND_OVER: "18 and over",
+    AgeBand.NOT_KNOWN: "Not known",
+}
 FORMATS: Final = {
     "csv": "text/csv; charset=utf-8",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -83,6 +93,8 @@ FIELD_ORDER: Final = (
     "category",
     "place_type",
     "agency",
+    "age_band",
+    "gender",
     "audience",
     "bbox",
 )
@@ -102,6 +114,8 @@ class MapForm:
     category: str = ""
     place_type: str = ""
     agency: str = ""
+    age_band: str = ""
+    gender: str = ""
     audience: str = ""
     bbox: str = ""
 
@@ -125,6 +139,8 @@ def _values(form: MapForm) -> tuple[str, ...]:
         form.category,
         form.place_type,
         form.agency,
+        form.age_band,
+        form.gender,
         form.audience,
         form.bbox,
     )
@@ -144,6 +160,8 @@ def map_form(
     category: Text = "",
     place_type: Text = "",
     agency: Text = "",
+    age_band: Text = "",
+    gender: Text = "",
     audience: Annotated[str, Query(max_length=10)] = "",
     bbox: Annotated[str, Query(max_length=100)] = "",
 ) -> MapForm:
@@ -159,6 +177,8 @@ def map_form(
         category.strip(),
         place_type.strip(),
         agency.strip(),
+        age_band.strip(),
+        gender.strip(),
         audience.strip(),
         bbox.strip(),
     )
@@ -230,6 +250,8 @@ def _filter_values(form: MapForm) -> dict[str, str]:
         "categories": form.category,
         "place_types": form.place_type,
         "agencies": form.agency,
+        "age_bands": form.age_band,
+        "genders": form.gender,
     }
 
 
@@ -365,6 +387,10 @@ def filter_options(session: Session) -> dict[str, list[dict[str, str]]]:
             if entry.code not in RESIDENTIAL_PLACE_TYPES
         ],
         "agency": [{"value": entry.code, "text": entry.name} for entry in list_agencies(session=session)],
+        "age_band": [{"value": band.value, "text": AGE_BAND_LABELS[band]} for band in AgeBand],
+        "gender": [
+            {"value": gender.value, "text": gender.value.replace("_", " ").capitalize()} for gender in Gender
+        ],
     }
 
 

@@ -4,7 +4,8 @@
 // so it runs after folium's inline script has made the map, whose objects it finds by the names in
 // the element's data-* attributes.
 //
-// Everything in pop-ups and the table is added as text (textContent), never as HTML. Each cell is
+// The table beside the map is written here from the same data, so that the page carries each number
+// once. Everything in pop-ups and the table is added as text (textContent), never as HTML. Each cell is
 // placed from its id: its centre in British National Grid metres, plus the grid's shared outline,
 // turned into degrees by the polynomial the server fitted (or given in degrees when none fitted).
 
@@ -73,6 +74,19 @@ function pageFeatures(data) {
       p: cells.p ? cells.p[index] : undefined,
     },
   }));
+}
+
+function boundsOf(features) {
+  let [west, south, east, north] = [180, 90, -180, -90];
+  for (const feature of features) {
+    for (const [longitude, latitude] of feature.geometry.coordinates[0]) {
+      west = Math.min(west, longitude);
+      east = Math.max(east, longitude);
+      south = Math.min(south, latitude);
+      north = Math.max(north, latitude);
+    }
+  }
+  return L.latLngBounds([south, west], [north, east]);
 }
 
 function trendWords(code) {
@@ -166,19 +180,46 @@ function tableRow(data, properties) {
   return row;
 }
 
-function fillTable(data, features) {
+const TABLE_CHUNK = 1000;
+let tableRun = 0;
+
+// The table is written after the map has painted, a chunk of rows per frame, so a map of thousands of
+// cells shows at once and the page stays responsive while its table fills in.
+function fillTable(data, features, done) {
   const body = document.querySelector('#cells-table tbody');
   const caption = document.getElementById('cells-caption');
   if (!body) {
     return;
   }
-  const rows = document.createDocumentFragment();
-  features.forEach((feature) => rows.append(tableRow(data, feature.properties)));
-  body.replaceChildren(rows);
+  tableRun += 1;
+  const run = tableRun;
+  body.replaceChildren();
+  body.closest('table').setAttribute('aria-busy', 'true');
   if (caption) {
     const count = features.length;
     caption.textContent = `${count} cell${count === 1 ? '' : 's'}: the significant ones and every cell with a count`;
   }
+  let next = 0;
+  function chunk() {
+    if (run !== tableRun) {
+      return;
+    }
+    const rows = document.createDocumentFragment();
+    const end = Math.min(features.length, next + TABLE_CHUNK);
+    for (; next < end; next += 1) {
+      rows.append(tableRow(data, features[next].properties));
+    }
+    body.append(rows);
+    if (next < features.length) {
+      requestAnimationFrame(chunk);
+    } else {
+      body.closest('table').removeAttribute('aria-busy');
+      if (done) {
+        done();
+      }
+    }
+  }
+  requestAnimationFrame(chunk);
 }
 
 function summary(features) {
@@ -430,13 +471,21 @@ function start(container) {
       say(summary(features));
     },
   };
-  drawCells(cells, data, original);
+  // Frame the cells before drawing them, so that each is projected once.
   container.hidden = false;
   map.invalidateSize();
-  const bounds = cells.getBounds();
+  const bounds = boundsOf(original);
   map.fitBounds(bounds.isValid() ? bounds : L.latLngBounds([[-85, -180], [85, 180]]), { padding: [12, 12] });
+  drawCells(cells, data, original);
   container.dataset.drawn = String(original.length);
   say(summary(original));
+  // The frame after next is the first painted with the cells: marked for measuring the page.
+  requestAnimationFrame(() =>
+    requestAnimationFrame(() => {
+      performance.mark('csmap-map-painted');
+      fillTable(data, original, () => performance.mark('csmap-table-written'));
+    }),
+  );
   startSlider(context);
   startLayers(context);
   startDrawing(context);
