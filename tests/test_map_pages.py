@@ -345,6 +345,10 @@ def test_qgis_reads_partner_hotspots_from_ogc(client: TestClient, borough: Borou
     near = client.get("/ogc/collections/hotspots/items", params=small, headers=head).json()
     assert 0 < near["numberMatched"] < body["numberMatched"]
     assert body["features"][0]["id"] in {f["id"] for f in near["features"]}
+    default = client.get("/ogc/collections/hotspots/items", headers=head).json()["features"][0]
+    one = client.get(f"/ogc/collections/hotspots/items/{default['id']}", headers=head).json()
+    assert (one["id"], one["properties"]) == (default["id"], default["properties"])
+    assert client.get("/ogc/collections/hotspots/items/nowhere", headers=head).status_code == 404
     admin = bearer(client, "user-system-admin")
     assert client.get("/ogc/collections/hotspots/items", headers=admin).status_code == 403
     text_of_all = json.dumps(body)
