@@ -215,7 +215,12 @@ class DisclosurePolicy:
     def publish_rate(self, count: int, population: float) -> float | None:
         """A rate per 1,000 computed from the shown count, hidden with it."""
         shown = self.publish_count(count)
-        return None if shown is None else round(shown * RATE_PER / _positive(population), RATE_DECIMALS)
+        # numpy's rounding, as publish_rates uses: Python's round() differs on halves such as 0.15.
+        return (
+            None
+            if shown is None
+            else float(np.round(shown * RATE_PER / _positive(population), RATE_DECIMALS))
+        )
 
     def publish_rates(self, counts: ArrayLike, populations: ArrayLike) -> NDArray[np.float64]:
         """Rates per 1,000 from the shown counts, NaN where the count is hidden."""

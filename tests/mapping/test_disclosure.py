@@ -4,7 +4,7 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from numpy.typing import NDArray
@@ -278,12 +278,13 @@ def test_a_rate_is_computed_from_the_shown_count_and_hidden_with_it(count: int, 
     """Two counts shown alike give the same rate, so the rate says nothing more than the count."""
     shown = DEFAULT.publish_count(count)
     rate = DEFAULT.publish_rate(count, population)
-    assert rate == (None if shown is None else round(shown * 1000 / population, 1))
+    assert rate == (None if shown is None else float(np.round(shown * 1000 / population, 1)))
     alike = [n for n in range(max(0, count - 5), count + 6) if DEFAULT.publish_count(n) == shown]
     assert {DEFAULT.publish_rate(n, population) for n in alike} == {rate}
 
 
 @given(arrays(np.int64, st.integers(1, 30), elements=st.integers(0, 300)), st.floats(1, 1e5))
+@example(counts=np.array([13]), population=100000.0)  # 15 per 100,000 is 0.15 per 1,000: a half
 def test_rates_for_arrays_agree_with_single_rates(counts: NDArray[np.int64], population: float) -> None:
     """The vectorised rate is NaN exactly where the count is hidden and equal elsewhere."""
     rates = DEFAULT.publish_rates(counts, np.full(counts.shape, population))
