@@ -11,6 +11,8 @@ from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.middleware.gzip import GZipMiddleware
+from starlette.responses import Response
 
 from app.api import (
     agencies,
@@ -74,6 +76,16 @@ def refuse_demo_users_outside_demo(settings: Settings, factory: sessionmaker[Ses
                 "Demo accounts exist in this database: remove them (csmap demo --remove) "
                 "or run with CSMAP_DEMO_MODE=true."
             )
+
+
+class CachedStaticFiles(StaticFiles):
+    """Front-end assets hold no personal data, so browsers may keep them for an hour."""
+
+    def file_response(self, *args: Any, **kwargs: Any) -> Response:
+        """The file, with a Cache-Control that replaces the app-wide no-store."""
+        response = super().file_response(*args, **kwargs)
+        response.headers["Cache-Control"] = "public, max-age=3600"
+        return response
 
 
 def create_app(settings: Settings | None = None, *, factory: sessionmaker[Session] | None = None) -> FastAPI:
@@ -140,7 +152,10 @@ def create_app(settings: Settings | None = None, *, factory: sessionmaker[Sessio
         """Browsers ask for this path; point them at the SVG icon."""
         return RedirectResponse("/static/favicon.svg", status_code=301)
 
-    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    # Assets only (pages carry CSRF tokens and stay uncompressed): gzip, and cacheable for an hour.
+    app.mount(
+        "/static", GZipMiddleware(CachedStaticFiles(directory=STATIC_DIR), minimum_size=1024), name="static"
+    )
     app.add_middleware(AdmissionMiddleware, limit=settings.request_threads)
     app.add_middleware(SecurityHeadersMiddleware, force_https=settings.force_https)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)

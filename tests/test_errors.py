@@ -165,3 +165,14 @@ def test_hsts_when_forced_https(settings: object, db_session: object, app_engine
     forced = create_app(settings.model_copy(update={"force_https": True}), factory=sessionmaker())
     headers = TestClient(forced).get("/healthz").headers
     assert headers["strict-transport-security"].startswith("max-age=")
+
+
+def test_assets_are_compressed_and_cacheable_while_pages_are_neither(client: TestClient) -> None:
+    asset = client.get("/static/js/places-map.mjs", headers={"Accept-Encoding": "gzip"})
+    assert asset.status_code == 200
+    assert asset.headers["content-encoding"] == "gzip"
+    assert asset.headers["cache-control"] == "public, max-age=3600"
+    assert asset.text.startswith("// Place maps built by mapping/render.py")
+    page = client.get("/login", headers={"Accept-Encoding": "gzip"})
+    assert "content-encoding" not in page.headers
+    assert page.headers["cache-control"] == "no-store"
