@@ -49,7 +49,7 @@ lint: $(PYSTAMP)
 	$(BIN)/ruff format --check app contexts mapping migrations tests benchmarks
 	$(BIN)/mypy
 
-bench: $(PYSTAMP)
+bench: $(PYSTAMP) $(ASSETSTAMP)
 	@PYTHON=$(PYTHON) bash scripts/system-deps.sh bench
 	$(BIN)/python -m benchmarks
 

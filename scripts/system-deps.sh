@@ -2,7 +2,7 @@
 # Make sure this machine has what csmap needs from the distribution; install it when we can.
 #   scripts/system-deps.sh run    PostgreSQL + PostGIS (unless DATABASE_URL is set), Node.js and npm
 #   scripts/system-deps.sh test   the same, plus Chromium for the browser tests
-#   scripts/system-deps.sh bench  the same as run, plus Debian's wrk load tool for the benchmarks
+#   scripts/system-deps.sh bench  the same as run, plus Chromium (page paint times) and Debian's wrk load tool
 set -euo pipefail
 purpose="${1:-run}"
 missing=()
@@ -30,7 +30,7 @@ ldconfig -p 2>/dev/null | grep -q 'libpangoft2-1.0.so.0' || missing+=(libpango-1
 [ -e /usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf ] || missing+=(fonts-liberation)
 have node || missing+=(nodejs)
 have npm || missing+=(npm)
-if [ "$purpose" = "test" ]; then
+if [ "$purpose" = "test" ] || [ "$purpose" = "bench" ]; then
   have chromium || [ -x /usr/bin/chromium ] || missing+=(chromium)
 fi
 if [ "$purpose" = "bench" ]; then
