@@ -37,6 +37,7 @@ from mapping.hotspots.service import (
     monthly_counts,
     query_scope,
     rebuild_aggregate,
+    significant,
     study_area,
 )
 from mapping.hotspots.stats import DistanceBand, NearestNeighbours, gi_star
@@ -760,6 +761,14 @@ def test_lattice_cells_put_points_on_edges_in_the_engines_cell(db_session: Sessi
         grid = Grid(GridShape.SQUARE, size, -1_000.0, 0.0, 440_000 // int(size), 1)
         engine = assign_cells(grid, values, [0.5] * len(values)) - 1_000 // int(size)
         assert [row[column] for row in indexes] == engine.tolist()
+
+
+def test_p_values_keep_four_significant_digits_however_small() -> None:
+    values = np.array([0.0, 1e-320, 3.21987e-250, 0.0123456, 0.05, 1.0])
+    with np.errstate(all="raise"):
+        rounded = significant(values, 4)
+    assert rounded.tolist()[:2] == [0.0, 0.0]
+    assert rounded[2:] == pytest.approx([3.22e-250, 0.01235, 0.05, 1.0], rel=1e-12)
 
 
 def test_lattice_codes_are_the_databases(db_session: Session) -> None:

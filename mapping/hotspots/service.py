@@ -115,6 +115,7 @@ HEADS_CACHE_CELLS: Final = 400_000
 MATRIX_CACHE_GRIDS: Final = 8
 MATRIX_CACHE_ENTRIES: Final = 5_000_000
 NOT_KNOWN: Final = "not_known"
+MAX_DECIMAL_EXPONENT: Final = 300
 
 
 class Audience(StrEnum):
@@ -386,11 +387,6 @@ def describe_query(query: HotspotQuery, window: Window) -> str:
 def local_today() -> date:
     """Today in UK local time."""
     return datetime.now(ZoneInfo(TIME_ZONE)).date()
-
-
-def month_start(day: date) -> date:
-    """The first day of the day's month."""
-    return day.replace(day=1)
 
 
 def month_end(day: date) -> date:
@@ -1081,9 +1077,12 @@ def json_values(values: NDArray[Any] | Sequence[object]) -> list[str]:
 
 
 def significant(values: NDArray[np.float64], digits: int) -> NDArray[np.float64]:
-    """Values rounded to a number of significant digits (p-values keep their size when tiny)."""
+    """Values rounded to a number of significant digits (p-values keep their size when tiny).
+
+    Below 1e-300 the scale would overflow, so such values round to 0.
+    """
     magnitude = np.floor(np.log10(np.where(values > 0, values, 1.0)))
-    scale = 10.0 ** (digits - 1 - magnitude)
+    scale = 10.0 ** np.minimum(digits - 1 - magnitude, MAX_DECIMAL_EXPONENT)
     return np.asarray(np.round(values * scale) / scale, dtype=np.float64)
 
 
