@@ -1,5 +1,6 @@
 """The app factory: settings, middleware, error handlers, routers and static files."""
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -88,6 +89,19 @@ class CachedStaticFiles(StaticFiles):
         return response
 
 
+GC_THRESHOLDS = (50_000, 20, 100)
+"""Young-object collections every 50,000 allocations instead of 700: a 2,000-entry chronology page
+allocates hundreds of thousands of objects, and the default thresholds ran a full collection over
+the whole heap (modules, templates, mappings) in about one page in ten, tripling its p95."""
+
+
+def quieten_garbage_collector() -> None:
+    """Move start-up objects out of the collector's sight and collect young objects less often."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+
+
 def create_app(settings: Settings | None = None, *, factory: sessionmaker[Session] | None = None) -> FastAPI:
     """Build the csmap app for the given settings (and, in tests, session factory)."""
     settings = settings or get_settings()
@@ -167,4 +181,6 @@ def app_factory() -> FastAPI:
     """Entry point for uvicorn --factory: configure logging, then build the app."""
     settings = get_settings()
     configure_logging(settings.log_level)
-    return create_app(settings)
+    app = create_app(settings)
+    quieten_garbage_collector()
+    return app

@@ -1,12 +1,14 @@
-"""Settings refuse unsafe start-ups outside demo mode."""
+"""Settings refuse unsafe start-ups outside demo mode; the served app tunes the garbage collector."""
+
+import gc
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.main import create_app
-from app.settings import DEFAULT_SECRET_KEY, InsecureSettings, Settings
+from app.main import GC_THRESHOLDS, app_factory, create_app
+from app.settings import DEFAULT_SECRET_KEY, InsecureSettings, Settings, get_settings
 from contexts.accounts.models import User
 from tests.conftest import Database, World
 
@@ -88,3 +90,22 @@ def test_refuses_to_start_with_demo_users_outside_demo_mode(
 
 def test_world_fixture_is_not_demo(world: World) -> None:
     assert not any(user.is_demo for user in world.users.values())
+
+
+def test_served_app_freezes_start_up_objects_and_collects_young_objects_less_often(
+    test_database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", test_database.app_url)
+    monkeypatch.setenv("CSMAP_DEMO_MODE", "true")
+    monkeypatch.setattr("app.main.configure_logging", lambda _level: None)
+    get_settings.cache_clear()
+    before = gc.get_threshold()
+    try:
+        app = app_factory()
+        assert app.state.settings.demo_mode
+        assert gc.get_threshold() == GC_THRESHOLDS
+        assert gc.get_freeze_count() > 10_000
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)
+        get_settings.cache_clear()
