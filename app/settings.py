@@ -8,6 +8,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from contexts.errors import InvalidInput
 from mapping.disclosure import DisclosurePolicy
+from mapping.places.profile import LinkRule
 
 DEFAULT_SECRET_KEY = "csmap-demo-secret-key-change-me-before-real-use"
 DEFAULT_DEMO_PASSWORD = "demo-password-2026"
@@ -72,6 +73,13 @@ class Settings(BaseSettings):
     disclosure_rounding: int = Field(
         default=5, description="Partner outputs round shown counts to a multiple of this."
     )
+    link_radius_m: float = Field(
+        default=150.0, gt=0, le=2000, description="Linked by place: concerns this near a place (m)."
+    )
+    link_days: int = Field(default=90, ge=1, le=730, description="Linked by place: the window, in days.")
+    link_minimum: int = Field(
+        default=3, ge=2, le=100, description="Linked by place: this many young people linked raise an alert."
+    )
 
     @field_validator("disclosure_rounding")
     @classmethod
@@ -89,6 +97,10 @@ class Settings(BaseSettings):
     def disclosure_policy(self) -> DisclosurePolicy:
         """The disclosure rules every partner output passes through."""
         return DisclosurePolicy(threshold=self.disclosure_threshold, rounding_base=self.disclosure_rounding)
+
+    def link_rule(self) -> LinkRule:
+        """When young people count as linked by place (Working Together)."""
+        return LinkRule(radius_m=self.link_radius_m, days=self.link_days, minimum=self.link_minimum)
 
     @property
     def owner_database_url(self) -> str:

@@ -12,6 +12,8 @@ from contexts.accounts.models import User
 from contexts.accounts.service import actor_for
 from contexts.audit.models import AuditAction, AuditEvent
 from mapping.disclosure import DisclosurePolicy
+from mapping.places.alerts import LinkedPlaceAlert, linked_place_alerts
+from mapping.places.models import Place
 from mapping.places.profile import LinkRule, place_profile
 from tests.conftest import World, bearer, web_sign_in
 from tests.test_concerns import add as add_concern
@@ -193,3 +195,111 @@ def test_profile_api_answers_by_role(client: TestClient, rank: int) -> None:
     assert {m["count"] for m in partner["months"]} == {None}
     assert partner["young_people_recently"] is None
     assert client.get("/api/places/999999/profile", headers=bearer(client, "user-analyst")).status_code == 404
+
+
+def alerts_for(session: Session, username: str, rule: LinkRule | None = None) -> list[LinkedPlaceAlert]:
+    """The linked-by-place alerts a user is told of."""
+    user = session.scalars(select(User).where(User.username == username)).one()
+    return linked_place_alerts(session=session, actor=actor_for(user), rule=rule)
+
+
+def test_alert_list_names_the_place_for_analysts_and_the_lead_agency_only(
+    client: TestClient, rank: int, db_session: Session
+) -> None:
+    head = headers(client, "user-practitioner")
+    first, second, third = young_people(client, head, 3)
+    at_rank(client, head, first, rank, 5)
+    at_rank(client, head, second, rank, 20)
+    near = (NOW - timedelta(days=40)).isoformat()
+    add_concern(client, head, third, longitude=NEAR[0], latitude=NEAR[1], occurred_at=near)
+    far = (NOW - timedelta(days=2)).isoformat()
+    add_concern(client, head, third, longitude=FAR[0], latitude=FAR[1], occurred_at=far)
+    (analyst,) = alerts_for(db_session, "user-analyst")
+    profile = profile_for(db_session, "user-analyst", rank)
+    assert (analyst.place_id, analyst.name, analyst.type_label) == (rank, "Station taxi rank", "Taxi rank")
+    assert analyst.young_people == profile.young_people_recently == 3
+    assert analyst.latest > NOW - timedelta(days=6)
+    (practitioner,) = alerts_for(db_session, "user-practitioner")
+    assert (practitioner.young_people, practitioner.own_young_people) == (3, 3)
+    assert alerts_for(db_session, "other-practitioner") == []
+    assert alerts_for(db_session, "user-neighbourhood") == []
+
+
+def test_a_concern_at_a_place_links_only_to_that_place_and_a_point_to_every_place_near_it(
+    client: TestClient, rank: int, db_session: Session
+) -> None:
+    head = headers(client, "user-practitioner")
+    people = young_people(client, head, 4)
+    takeaway = db_session.scalars(select(Place.id).where(Place.name == "Late takeaway")).one()
+    for person in people[:3]:
+        at_rank(client, head, person, takeaway, 3)
+    # 70 m from the rank and about 230 m from the takeaway: linked to the rank only.
+    add_concern(client, head, people[3], longitude=NEAR[0], latitude=NEAR[1], occurred_at=NOW.isoformat())
+    assert [(a.name, a.young_people) for a in alerts_for(db_session, "user-analyst")] == [
+        ("Late takeaway", 3)
+    ]
+    assert [a.young_people for a in alerts_for(db_session, "user-analyst", LinkRule(minimum=2))] == [3]
+    wide = LinkRule(radius_m=300, minimum=4)
+    assert [(a.name, a.young_people) for a in alerts_for(db_session, "user-analyst", wide)] == [
+        ("Late takeaway", 4)
+    ]
+
+
+def test_other_agencies_agency_only_entries_do_not_count_towards_their_alerts(
+    client: TestClient, rank: int, db_session: Session
+) -> None:
+    head = headers(client, "user-practitioner")
+    first, second, third = young_people(client, head, 3)
+    at_rank(client, head, first, rank, 5)
+    at_rank(client, head, second, rank, 6)
+    at_rank(client, head, third, rank, 7, sensitivity="agency_only")
+    assert [a.young_people for a in alerts_for(db_session, "user-practitioner")] == [3]
+    assert [a.young_people for a in alerts_for(db_session, "user-analyst")] == [3]
+    other = headers(client, "other-practitioner")
+    (visitor,) = [
+        int(create(client, other, given_name="Femi", family_name="Adeyemi", confirm_not_duplicate=True)["id"])
+    ]
+    at_rank(client, other, visitor, rank, 2)
+    (alert,) = alerts_for(db_session, "other-practitioner")
+    assert (alert.young_people, alert.own_young_people) == (3, 1)
+
+
+def test_home_pages_and_api_tell_of_linked_places_with_markup_inert(
+    client: TestClient, world: World, db_session: Session
+) -> None:
+    analyst = bearer(client, "user-analyst")
+    rank = add_place(client, analyst, name="<b>Bold</b> rank", geometry=RANK)["id"]
+    head = headers(client, "user-practitioner")
+    for person in young_people(client, head, 3):
+        at_rank(client, head, person, rank, 1)
+    web_sign_in(client, "user-practitioner")
+    home = client.get("/").text
+    assert "Linked by place" in home
+    assert "&lt;b&gt;Bold&lt;/b&gt; rank" in home
+    assert "<b>Bold</b>" not in home
+    assert f'href="/places/{rank}/young-people"' in home
+    client.cookies.clear()
+    web_sign_in(client, "user-neighbourhood")
+    assert "Linked by place" not in client.get("/").text
+    answer = client.get("/api/linked-by-place", headers=analyst).json()
+    assert answer["rule"] == {"radius_m": 150.0, "days": 90, "minimum": 3}
+    assert [(p["place_id"], p["young_people"]) for p in answer["places"]] == [(rank, 3)]
+    partner = client.get("/api/linked-by-place", headers=bearer(client, "user-neighbourhood")).json()
+    assert partner["places"] == []
+
+
+def test_home_page_keeps_an_agencys_linked_places_for_a_minute(
+    client: TestClient, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    analyst = bearer(client, "user-analyst")
+    rank = add_place(client, analyst, name="Depot rank", geometry=RANK)["id"]
+    head = headers(client, "user-practitioner")
+    first, second, third, fourth = young_people(client, head, 4)
+    for person in (first, second, third):
+        at_rank(client, head, person, rank, 1)
+    web_sign_in(client, "user-practitioner")
+    assert '<td class="govuk-table__cell govuk-table__cell--numeric">3</td>' in client.get("/").text
+    at_rank(client, head, fourth, rank, 1)
+    assert '<td class="govuk-table__cell govuk-table__cell--numeric">3</td>' in client.get("/").text
+    monkeypatch.setattr("app.web.pages.LINK_ALERTS_FRESH_FOR", 0.0)
+    assert '<td class="govuk-table__cell govuk-table__cell--numeric">4</td>' in client.get("/").text

@@ -3,15 +3,15 @@
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response, UploadFile
-from pydantic import TypeAdapter
+from pydantic import BaseModel, TypeAdapter
 
 from app.db import SessionDep
-from app.deps import AreaDep, OriginDep, SignedIn, require
+from app.deps import AreaDep, OriginDep, SettingsDep, SignedIn, require
 from contexts.access import Actor, Permission
 from contexts.errors import InvalidInput
-from mapping.disclosure import DisclosurePolicy
+from mapping.places.alerts import LinkedPlaceAlert, linked_place_alerts
 from mapping.places.importer import load_file
-from mapping.places.profile import PlaceProfile, place_profile
+from mapping.places.profile import LinkRule, PlaceProfile, place_profile
 from mapping.places.schemas import (
     ImportReport,
     PlaceCreate,
@@ -196,10 +196,32 @@ def archive(actor: PlaceEditor, session: SessionDep, origin: OriginDep, place_id
 
 
 @router.get("/places/{place_id}/profile", response_model=None)
-def place_profile_api(actor: PlaceViewer, session: SessionDep, place_id: int) -> Response:
+def place_profile_api(
+    actor: PlaceViewer, session: SessionDep, settings: SettingsDep, place_id: int
+) -> Response:
     """Concerns linked to the place by month (as the caller's role may see them), trend, nearby places."""
-    profile = place_profile(session=session, actor=actor, place_id=place_id, policy=DisclosurePolicy())
+    profile = place_profile(
+        session=session,
+        actor=actor,
+        place_id=place_id,
+        policy=settings.disclosure_policy(),
+        rule=settings.link_rule(),
+    )
     return Response(PROFILE_JSON.dump_json(profile), media_type="application/json")
 
 
 PROFILE_JSON: TypeAdapter[PlaceProfile] = TypeAdapter(PlaceProfile)
+
+
+class LinkedByPlace(BaseModel):
+    """Places where several young people are linked: every one for analysts, your agency's for case roles."""
+
+    rule: LinkRule
+    places: list[LinkedPlaceAlert]
+
+
+@router.get("/linked-by-place", response_model=LinkedByPlace)
+def linked_by_place(actor: PlaceViewer, session: SessionDep, settings: SettingsDep) -> LinkedByPlace:
+    """Places where the linked-by-place rule fires, as the caller may be told (none for partners)."""
+    rule = settings.link_rule()
+    return LinkedByPlace(rule=rule, places=linked_place_alerts(session=session, actor=actor, rule=rule))

@@ -1,6 +1,7 @@
 """Sign-in, sign-out and each role's home page."""
 
 import secrets
+import time
 from datetime import timedelta
 from typing import Annotated
 
@@ -32,6 +33,8 @@ from contexts.audit.service import RequestOrigin, own_sign_ins, record_event
 from contexts.errors import AccountLocked, AuthenticationFailed
 from contexts.language.service import monthly_counts
 from contexts.missing.service import overdue_return_interviews
+from mapping.places.alerts import LinkedPlaceAlert, linked_place_alerts
+from mapping.places.profile import LinkRule, audience_of
 
 router = APIRouter(include_in_schema=False)
 
@@ -241,19 +244,60 @@ def _casework(session: SessionDep, actor: Actor, origin: RequestOrigin) -> dict[
     return work
 
 
+LINK_ALERTS_FRESH_FOR = 60.0
+"""Seconds a home page may show the same linked-by-place list to an agency's users with the same
+audience: on a borough of two million concerns the list takes most of a second to work out."""
+_link_alerts: dict[tuple[int, str, LinkRule], tuple[float, list[LinkedPlaceAlert]]] = {}
+
+
+def _recent_link_alerts(session: SessionDep, actor: Actor, rule: LinkRule) -> list[LinkedPlaceAlert]:
+    """The actor's linked-by-place alerts, worked out at most once a minute per agency and audience."""
+    key = (actor.agency_id, audience_of(actor), rule)
+    now = time.monotonic()
+    kept = _link_alerts.get(key)
+    if kept is None or now - kept[0] > LINK_ALERTS_FRESH_FOR:
+        kept = (now, linked_place_alerts(session=session, actor=actor, rule=rule))
+        _link_alerts[key] = kept
+    return kept[1]
+
+
+def _linked_places(session: SessionDep, actor: Actor, rule: LinkRule) -> dict[str, object]:
+    """Places where several young people are linked, for analysts and the records' lead agencies."""
+    if not can(actor, Permission.VIEW_PLACES) or audience_of(actor) == "partner":
+        return {}
+    case = audience_of(actor) == "case"
+    rows = []
+    for alert in _recent_link_alerts(session, actor, rule):
+        place = f'<a class="govuk-link" href="/places/{alert.place_id}">{escape(alert.name)}</a>'
+        row = [
+            {"html": place},
+            {"text": alert.type_label},
+            {"text": f"{alert.young_people:,}", "format": "numeric"},
+        ]
+        if case:
+            people = f"/places/{alert.place_id}/young-people"
+            row.append({"html": f'<a class="govuk-link" href="{people}">{alert.own_young_people:,}</a>'})
+        row.append({"text": f"{alert.latest:%d %b %Y}"})
+        rows.append(row)
+    return {"link_rule": rule, "link_rows": rows, "link_case": case}
+
+
 def _person_link(person_id: int, name: str) -> str:
     """An escaped link to a young person's profile."""
     return f'<a class="govuk-link" href="/young-people/{person_id}">{escape(name)}</a>'
 
 
 @router.get("/")
-def home(request: Request, actor: SignedIn, session: SessionDep, origin: OriginDep) -> Response:
+def home(
+    request: Request, actor: SignedIn, session: SessionDep, settings: SettingsDep, origin: OriginDep
+) -> Response:
     """The signed-in user's home page, led by their main role."""
     agency = session.get(Agency, actor.agency_id)
     roles = [role for role in ROLE_PRIORITY if role in actor.roles]
     sign_ins = own_sign_ins(session=session, actor=actor)
     context = {
         **_casework(session, actor, origin),
+        **_linked_places(session, actor, settings.link_rule()),
         "active_nav": "home",
         "agency": agency,
         "primary_role": primary_role(actor),

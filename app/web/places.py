@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from app.db import SessionDep
-from app.deps import AccessReason, AreaDep, OriginDep, PeopleViewer, require
+from app.deps import AccessReason, AreaDep, OriginDep, PeopleViewer, SettingsDep, require
 from app.templating import render
 from app.web.forms import error_list, first_errors
 from contexts.access import Actor, Permission
@@ -20,8 +20,7 @@ from contexts.audit.models import AuditAction
 from contexts.audit.service import record_event
 from contexts.errors import Conflict, InvalidInput
 from contexts.young_people.service import Area
-from mapping.disclosure import DisclosurePolicy
-from mapping.places.profile import LinkRule, PlaceProfile, linked_young_people, place_profile
+from mapping.places.profile import PlaceProfile, linked_young_people, place_profile
 from mapping.places.schemas import PlaceCreate, PlaceFilter, PlaceRead, PlaceUpdate
 from mapping.places.service import (
     archive_place,
@@ -325,12 +324,19 @@ def new_place_submit(
 
 @router.get("/places/{place_id}")
 def place_page(
-    request: Request, actor: PlaceViewer, session: SessionDep, area: AreaDep, place_id: int
+    request: Request,
+    actor: PlaceViewer,
+    session: SessionDep,
+    settings: SettingsDep,
+    area: AreaDep,
+    place_id: int,
 ) -> Response:
     """One place: its details and a small map."""
     place = read_place(session=session, actor=actor, place_id=place_id)
-    policy = DisclosurePolicy()
-    profile = place_profile(session=session, actor=actor, place_id=place_id, policy=policy)
+    policy = settings.disclosure_policy()
+    profile = place_profile(
+        session=session, actor=actor, place_id=place_id, policy=policy, rule=settings.link_rule()
+    )
     return render(
         request,
         "places/view.html",
@@ -352,12 +358,14 @@ def linked_young_people_page(
     actor: PeopleViewer,
     reason: AccessReason,
     session: SessionDep,
+    settings: SettingsDep,
     origin: OriginDep,
     place_id: int,
 ) -> Response:
     """Your agency's young people linked to the place recently: opening the list is audited."""
     place = read_place(session=session, actor=actor, place_id=place_id)
-    people = linked_young_people(session=session, actor=actor, place_id=place_id)
+    rule = settings.link_rule()
+    people = linked_young_people(session=session, actor=actor, place_id=place_id, rule=rule)
     record_event(
         session=session,
         action=AuditAction.VIEW,
@@ -370,7 +378,7 @@ def linked_young_people_page(
     return render(
         request,
         "places/young_people.html",
-        {"active_nav": "places", "place": place, "people": people, "rule": LinkRule()},
+        {"active_nav": "places", "place": place, "people": people, "rule": rule},
     )
 
 
