@@ -60,6 +60,8 @@ class ItemQuery:
     interval: Interval | None = None
     limit: int = DEFAULT_LIMIT
     offset: int = 0
+    origin: RequestOrigin = RequestOrigin()
+    """Where the request came from, for the audit events of layers that write them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +81,7 @@ class Collection:
     description: str
     permission: Permission
     items: Callable[[Session, Actor, ItemQuery], ItemPage]
-    item: Callable[[Session, Actor, str], dict[str, Any]]
+    item: Callable[[Session, Actor, str, RequestOrigin], dict[str, Any]]
     spatial_extent: Callable[[Session], tuple[float, float, float, float]]
     temporal: bool = False
     keywords: Sequence[str] = field(default_factory=tuple)
@@ -201,7 +203,7 @@ def _count(session: Session, selected: Any) -> int:
     return int(session.scalar(select(func.count()).select_from(selected.subquery())) or 0)
 
 
-def _place_item(session: Session, actor: Actor, feature_id: str) -> dict[str, Any]:
+def _place_item(session: Session, actor: Actor, feature_id: str, _origin: RequestOrigin) -> dict[str, Any]:
     """One shareable place by id."""
     ensure(actor, Permission.VIEW_PLACES)
     row = (
@@ -253,7 +255,7 @@ def _area_items(session: Session, actor: Actor, query: ItemQuery) -> ItemPage:
     return ItemPage([{"type": "Feature", **area_feature(row)} for row in rows], total)
 
 
-def _area_item(session: Session, actor: Actor, feature_id: str) -> dict[str, Any]:
+def _area_item(session: Session, actor: Actor, feature_id: str, _origin: RequestOrigin) -> dict[str, Any]:
     """One small area by code, with every indicator's latest value."""
     area = read_area(session=session, actor=actor, code=feature_id)
     latest: dict[str, float] = {}
@@ -314,7 +316,11 @@ class HotspotCells:
 
 
 def partner_cells(
-    session: Session, actor: Actor, interval: Interval | None, policy: DisclosurePolicy
+    session: Session,
+    actor: Actor,
+    interval: Interval | None,
+    policy: DisclosurePolicy,
+    origin: RequestOrigin,
 ) -> HotspotCells:
     """The partner hotspot map of the window (250 m squares over the study area), audited."""
     start, end = hotspot_window(interval)
@@ -322,7 +328,7 @@ def partner_cells(
         cell=HOTSPOT_CELL, shape=GridShape.SQUARE, start=start, end=end, audience=Audience.PARTNER
     )
     computed = hotspot_map(
-        session=session, actor=actor, origin=RequestOrigin(), query=query, policy=policy, area=WHOLE_WORLD
+        session=session, actor=actor, origin=origin, query=query, policy=policy, area=WHOLE_WORLD
     )
     rows = sorted(cell_rows(computed, policy), key=lambda row: row.cell_id)
     period = f"{computed.window.start:%Y-%m}/{computed.window.end:%Y-%m}"
@@ -365,16 +371,16 @@ def hotspots_collection(policy: DisclosurePolicy) -> Collection:
 
     def items(session: Session, actor: Actor, query: ItemQuery) -> ItemPage:
         """One page of cells of the window, in cell order."""
-        found = partner_cells(session, actor, query.interval, policy)
+        found = partner_cells(session, actor, query.interval, policy, query.origin)
         box = query.bbox
         rows = [row for row in found.rows if box is None or _inside(found.outlines[row.cell_id], box)]
         page = rows[query.offset : query.offset + query.limit]
         features = [_cell_feature(row, found.outlines[row.cell_id], found.period, policy) for row in page]
         return ItemPage(features, len(rows))
 
-    def item(session: Session, actor: Actor, feature_id: str) -> dict[str, Any]:
+    def item(session: Session, actor: Actor, feature_id: str, origin: RequestOrigin) -> dict[str, Any]:
         """One cell of the default window's map."""
-        found = partner_cells(session, actor, None, policy)
+        found = partner_cells(session, actor, None, policy, origin)
         row = next((row for row in found.rows if str(row.cell_id) == feature_id), None)
         if row is None:
             raise NotFound("There is no such feature in this collection.")

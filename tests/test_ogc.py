@@ -164,3 +164,15 @@ def test_areas_collection_serves_demo_neighbourhoods_with_deprivation(
     assert one["properties"]["name"] == feature["properties"]["name"]
     assert "imd_decile" in one["properties"]
     assert client.get("/ogc/collections/areas/items/NOPE", headers=head).status_code == 404
+
+
+def test_reading_partner_hotspots_is_audited_with_where_the_request_came_from(
+    client: TestClient, head: dict[str, str], db_session: Session
+) -> None:
+    traced = {**head, "X-Request-ID": "qgis-layer-0001"}
+    get(client, "/ogc/collections/hotspots/items", traced)
+    events = db_session.scalars(select(AuditEvent).where(AuditEvent.object_type == "hotspot_map")).all()
+    assert [(e.action, e.object_id, e.request_id) for e in events] == [
+        (AuditAction.VIEW, "partner", "qgis-layer-0001")
+    ]
+    assert events[0].client_address

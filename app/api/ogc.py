@@ -7,7 +7,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from app.db import SessionDep
-from app.deps import SignedIn
+from app.deps import OriginDep, SignedIn
 from app.templating import render
 from contexts.access import Actor, ensure
 from mapping.ogc import (
@@ -168,6 +168,7 @@ def items(
     request: Request,
     actor: SignedIn,
     session: SessionDep,
+    origin: OriginDep,
     collection_id: str,
     bbox: Annotated[str | None, Query(description="west,south,east,north in CRS84")] = None,
     datetime_: Annotated[str | None, Query(alias="datetime", description="An instant or start/end")] = None,
@@ -177,7 +178,7 @@ def items(
 ) -> Response:
     """A page of features, filtered by bbox and datetime, with next/prev links."""
     layer = readable(actor, collection_id)
-    query = ItemQuery(parse_bbox(bbox), parse_datetime(datetime_), check_limit(limit), offset)
+    query = ItemQuery(parse_bbox(bbox), parse_datetime(datetime_), check_limit(limit), offset, origin)
     page = layer.items(session, actor, query)
     path = f"/ogc/collections/{layer.id}/items"
     html = wants_html(request, f)
@@ -202,13 +203,14 @@ def item(
     request: Request,
     actor: SignedIn,
     session: SessionDep,
+    origin: OriginDep,
     collection_id: str,
     feature_id: str,
     f: Format = None,
 ) -> Response:
     """One feature of a collection."""
     layer = readable(actor, collection_id)
-    feature = layer.item(session, actor, feature_id)
+    feature = layer.item(session, actor, feature_id, origin)
     path = f"/ogc/collections/{layer.id}/items/{feature_id}"
     html = wants_html(request, f)
     body = {
