@@ -379,7 +379,7 @@ def cell_rate(count: float, grid: Grid) -> float:
 
 
 def cell_rows(computed: HotspotMap, policy: DisclosurePolicy) -> list[CellRow]:
-    """The cells worth showing (a count above 0, a significant bin or a trend), hottest first.
+    """The study area's cells worth showing (a count above 0, a significant bin or a trend), hottest first.
 
     Partners' counts are published by the disclosure policy, their rates computed from the published
     counts, and every distinct row passes the policy's allow-list, as the API's partner cells do.
@@ -390,22 +390,23 @@ def cell_rows(computed: HotspotMap, policy: DisclosurePolicy) -> list[CellRow]:
     partner = computed.query.audience is Audience.PARTNER
     counts = policy.publish_counts(computed.counts) if partner else computed.counts.astype(np.float64)
     bins = statistics.result.bins
-    patterns = statistics.patterns if statistics.patterns is not None else np.zeros(grid.n_cells, np.int8)
+    patterns = statistics.patterns if statistics.patterns is not None else np.zeros(counts.size, np.int8)
     keep = np.flatnonzero((np.nan_to_num(counts) > 0) | (bins != 0) | (patterns != 0))
-    trends = trend_labels(statistics, grid.n_cells)
+    trends = trend_labels(statistics, counts.size)
     z = np.round(statistics.result.z, 4)
     p_fdr = significant(statistics.result.p_fdr, 4)
+    cell_ids = computed.cells.tolist()
     rows = []
-    for cell in keep.tolist():
-        count = None if math.isnan(counts[cell]) else int(counts[cell])
+    for at in keep.tolist():
+        count = None if math.isnan(counts[at]) else int(counts[at])
         row = CellRow(
-            cell_id=cell,
+            cell_id=cell_ids[at],
             count=count,
             rate=None if count is None else cell_rate(count, grid),
-            gi_bin=int(bins[cell]),
-            trend=trends[cell],
-            z=None if partner else float(z[cell]),
-            p_fdr=None if partner else float(p_fdr[cell]),
+            gi_bin=int(bins[at]),
+            trend=trends[at],
+            z=None if partner else float(z[at]),
+            p_fdr=None if partner else float(p_fdr[at]),
         )
         rows.append(row)
     if partner:

@@ -1,13 +1,18 @@
 """GET /api/hotspots: GeoJSON for analysts and partners, who may ask for which, and refusals."""
 
+import json
+import math
 from collections.abc import Iterator
 from typing import Any
 
 import httpx2
+import numpy as np
 import pytest
 from fastapi import Request
 from fastapi.testclient import TestClient
+from numpy.typing import NDArray
 from pydantic import ValidationError
+from shapely.geometry import Polygon
 from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -16,10 +21,22 @@ from app.main import create_app
 from app.settings import Settings
 from contexts.audit.models import AuditAction, AuditEvent
 from mapping.disclosure import PARTNER_PROPERTY_CHECKS, DisclosurePolicy
-from mapping.hotspots.grid import GridShape
+from mapping.hotspots.drawn import parse_area
+from mapping.hotspots.grid import Grid, GridShape, assign_cells, cell_centroids, cell_polygons
 from mapping.hotspots.service import Audience
+from mapping.hotspots.stats import DistanceBand, gi_star
 from tests.conftest import World, bearer
-from tests.test_hotspot_service import MARKERS, Borough, build_borough, make_map
+from tests.test_hotspot_service import (
+    MARKERS,
+    SOUTH,
+    WEST,
+    Borough,
+    build_borough,
+    expected_counts,
+    make_map,
+    reference_records,
+    selected,
+)
 
 URL = "/api/hotspots"
 WINDOW = {"from": "2026-01", "to": "2026-06"}
@@ -235,3 +252,196 @@ def test_the_configured_threshold_governs_partner_maps(
         "hidden": "fewer than 10",
         "statistics": "",
     }
+
+
+# A drawn area ---------------------------------------------------------------------------------
+
+PENTAGON = [
+    (WEST + 140, SOUTH + 380),
+    (WEST + 1_610, SOUTH + 110),
+    (WEST + 1_890, SOUTH + 1_860),
+    (WEST + 1_130, SOUTH + 2_640),
+    (WEST + 360, SOUTH + 2_110),
+]
+"""An area over the west of the records' 3 km square. Its outline passes at least 0.6 m from every
+corner of the 250 m squares and the 300 m hexagons, and its corners 10 m or more from their edges:
+far more than the few centimetres reprojection moves it."""
+
+
+def drawn_area(session: Session, corners: list[tuple[float, float]]) -> str:
+    """A British National Grid outline as the map sends it: a compact GeoJSON Polygon in WGS84."""
+    ring = []
+    for x, y in [*corners, corners[0]]:
+        longitude, latitude = session.execute(
+            text(
+                "SELECT ST_X(p), ST_Y(p) FROM ST_Transform(ST_SetSRID(ST_MakePoint(:x, :y), 27700), 4326) p"
+            ),
+            {"x": x, "y": y},
+        ).one()
+        ring.append([round(longitude, 6), round(latitude, 6)])
+    return json.dumps({"type": "Polygon", "coordinates": [ring]}, separators=(",", ":"))
+
+
+def cells_inside(grid: Grid, corners: list[tuple[float, float]]) -> NDArray[np.int64]:
+    """Ids of the cells whose inside meets the outline's inside, worked out here in metres."""
+    outline = Polygon(corners)
+    cells = [Polygon(ring) for ring in cell_polygons(grid)]
+    return np.array(
+        [
+            cell
+            for cell, shape in enumerate(cells)
+            if shape.intersects(outline) and not shape.touches(outline)
+        ],
+        dtype=np.int64,
+    )
+
+
+@pytest.mark.parametrize(("cell", "shape"), [(250.0, GridShape.SQUARE), (300.0, GridShape.HEX)])
+def test_an_area_gives_only_the_cells_meeting_it_with_whole_counts_and_gi_star_over_them(
+    client: TestClient, borough: Borough, db_session: Session, cell: float, shape: GridShape
+) -> None:
+    area = drawn_area(db_session, PENTAGON)
+    body = body_of(get(client, "user-analyst", cell=cell, shape=shape.value, area=area))
+    event = events(db_session, AuditAction.VIEW)[-1]
+    assert event.reason is not None
+    assert "area=polygon_of_5_corners_within_" in event.reason
+    computed = make_map(db_session, borough.analyst, cell=cell, shape=shape, area=parse_area(area))
+    whole = make_map(db_session, borough.analyst, cell=cell, shape=shape)
+    assert computed.grid is not None
+    assert whole.grid is not None
+    expected_ids = cells_inside(computed.grid, PENTAGON)
+    ids = [feature["id"] for feature in body["features"]]
+    assert ids == expected_ids.tolist() == computed.cells.tolist()
+    records = selected(reference_records(db_session), actor=borough.analyst)
+    counts = [feature["properties"]["count"] for feature in body["features"]]
+    assert counts == expected_counts(computed.grid, records)[expected_ids].tolist()
+    assert sum(counts) == body["total"]
+    assert 0 < body["total"] < int(whole.counts.sum())
+    inside = np.isin(
+        assign_cells(computed.grid, [r.x for r in records], [r.y for r in records]), expected_ids
+    )
+    assert sum(counts) == int(inside.sum())
+    centres = cell_centroids(computed.grid)[expected_ids]
+    same_place = assign_cells(whole.grid, centres[:, 0], centres[:, 1])
+    assert counts == whole.counts[same_place].tolist()
+    mask = np.isin(np.arange(computed.grid.n_cells), expected_ids)
+    on_grid = np.zeros(computed.grid.n_cells)
+    on_grid[expected_ids] = counts
+    engine = gi_star(computed.grid, on_grid, DistanceBand(2 * cell), within=mask)
+    z = [feature["properties"]["gi_z"] for feature in body["features"]]
+    assert z == pytest.approx(engine.z.tolist(), abs=1e-4)
+    assert [feature["properties"]["gi_bin"] for feature in body["features"]] == engine.bins.tolist()
+    assert body["area"] == json.loads(area)
+
+
+def test_partners_asking_for_an_area_get_disclosure_controlled_cells_they_already_see(
+    client: TestClient, borough: Borough, db_session: Session
+) -> None:
+    area = drawn_area(db_session, PENTAGON)
+    response = get(client, "user-neighbourhood", cell=250, audience="partner", area=area)
+    body = body_of(response)
+    policy = DisclosurePolicy()
+    computed = make_map(db_session, borough.neighbourhood, audience=Audience.PARTNER, area=parse_area(area))
+    whole = make_map(db_session, borough.neighbourhood, audience=Audience.PARTNER)
+    assert computed.grid is not None
+    assert whole.grid is not None
+    published = policy.publish_total(computed.counts)
+    assert (body["total"], body["hidden_cells"]) == (published.value, published.hidden_parts)
+    counts = [feature["properties"]["count"] for feature in body["features"]]
+    assert [feature["id"] for feature in body["features"]] == computed.cells.tolist()
+    assert any(count is not None for count in counts)
+    assert None in counts
+    assert all(count is None or (count >= 10 and count % 5 == 0) for count in counts)
+    centres = cell_centroids(computed.grid)[computed.cells]
+    same_place = assign_cells(whole.grid, centres[:, 0], centres[:, 1])
+    shown_whole = policy.publish_counts(whole.counts[same_place])
+    assert counts == [None if np.isnan(value) else int(value) for value in shown_whole.tolist()]
+    for feature in body["features"]:
+        assert set(feature["properties"]) <= set(PARTNER_PROPERTY_CHECKS)
+    for marker in MARKERS:
+        assert marker not in response.text
+    for word in ("Point", "gi_z", "summary", "address"):
+        assert word not in response.text
+
+
+def test_an_area_in_two_parts_gives_the_cells_of_both(
+    client: TestClient, borough: Borough, db_session: Session
+) -> None:
+    west = [(WEST + 140, SOUTH + 380), (WEST + 1_110, SOUTH + 410), (WEST + 620, SOUTH + 1_370)]
+    east = [(WEST + 1_890, SOUTH + 1_640), (WEST + 2_860, SOUTH + 1_610), (WEST + 2_370, SOUTH + 2_830)]
+    parts = [json.loads(drawn_area(db_session, corners))["coordinates"] for corners in (west, east)]
+    both = json.dumps({"type": "MultiPolygon", "coordinates": parts})
+    body = body_of(get(client, "user-analyst", cell=250, area=both))
+    computed = make_map(db_session, borough.analyst, area=parse_area(both))
+    assert computed.grid is not None
+    expected = np.union1d(cells_inside(computed.grid, west), cells_inside(computed.grid, east))
+    assert [feature["id"] for feature in body["features"]] == expected.tolist()
+    records = selected(reference_records(db_session), actor=borough.analyst)
+    counts = [feature["properties"]["count"] for feature in body["features"]]
+    assert counts == expected_counts(computed.grid, records)[expected].tolist()
+    assert body["total"] == sum(counts) > 0
+
+
+def ring_text(ring: list[list[float]]) -> str:
+    """A one-ring Polygon as compact GeoJSON text."""
+    return json.dumps({"type": "Polygon", "coordinates": [ring]}, separators=(",", ":"))
+
+
+SQUARE = [[-1.45, 52.39], [-1.44, 52.39], [-1.44, 52.40], [-1.45, 52.40], [-1.45, 52.39]]
+CIRCLE = [
+    [
+        round(-1.45 + 0.01 * math.cos(2 * math.pi * i / 1_001), 6),
+        round(52.39 + 0.01 * math.sin(2 * math.pi * i / 1_001), 6),
+    ]
+    for i in range(1_001)
+]
+BAD_AREAS: list[tuple[dict[str, str], str]] = [
+    ({"area": '{"type":"Polygon","coordinates":[[[-1.45,52.39],'}, "area"),
+    ({"area": "[1,2]"}, "area"),
+    ({"area": '{"type":"Point","coordinates":[-1.45,52.39]}'}, "area"),
+    ({"area": '{"type":"LineString","coordinates":[[-1.45,52.39],[-1.44,52.40]]}'}, "area"),
+    ({"area": '{"type":"Polygon","coordinates":[]}'}, "area"),
+    ({"area": '{"type":"MultiPolygon","coordinates":[[]]}'}, "area"),
+    (
+        {
+            "area": '{"type":"Polygon","coordinates":'
+            '[[["-1.45","52.39"],[-1.44,52.39],[-1.44,52.4],["-1.45","52.39"]]]}'
+        },
+        "area",
+    ),
+    ({"area": ring_text(SQUARE[:-1])}, "area"),
+    (
+        {"area": ring_text([[-1.45, 52.39], [-1.44, 52.40], [-1.44, 52.39], [-1.45, 52.40], [-1.45, 52.39]])},
+        "area",
+    ),
+    ({"area": ring_text([[-1.45, 52.39], [-1.44, 52.39], [-1.43, 52.39], [-1.45, 52.39]])}, "area"),
+    ({"area": ring_text([*CIRCLE, CIRCLE[0]])}, "area"),
+    ({"area": ring_text([[200, 52.39], [201, 52.39], [201, 52.4], [200, 52.39]])}, "area"),
+    ({"area": ring_text([[2.3, 48.8], [2.4, 48.8], [2.4, 48.9], [2.3, 48.8]])}, "area"),
+    ({"area": ring_text(SQUARE), "bbox": "-1.46,52.38,-1.43,52.41"}, "area"),
+    ({"area": "x" * 40_001}, "query.area"),
+]
+
+
+@pytest.mark.parametrize(("params", "path"), BAD_AREAS)
+def test_a_bad_area_is_422_naming_area_and_writes_nothing(
+    client: TestClient, borough: Borough, db_session: Session, params: dict[str, str], path: str
+) -> None:
+    before = len(events(db_session, AuditAction.VIEW))
+    response = get(client, "user-analyst", cell=250, **params)
+    assert response.status_code == 422, response.text
+    assert response.json()["error"] == "invalid_input"
+    assert path in [field["path"] for field in response.json()["fields"]]
+    assert len(events(db_session, AuditAction.VIEW)) == before
+
+
+def test_an_area_inside_a_single_cell_is_refused_naming_area(
+    client: TestClient, borough: Borough, db_session: Session
+) -> None:
+    tiny = drawn_area(
+        db_session, [(WEST + 60, SOUTH + 60), (WEST + 190, SOUTH + 60), (WEST + 120, SOUTH + 190)]
+    )
+    response = get(client, "user-analyst", cell=250, area=tiny)
+    assert response.status_code == 422
+    assert "area" in [field["path"] for field in response.json()["fields"]]
+    assert body_of(get(client, "user-analyst", cell=50, area=tiny))["features"]

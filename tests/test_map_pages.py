@@ -20,6 +20,7 @@ from contexts.audit.models import AuditAction, AuditEvent
 from mapping.areas.demo import build_demo_areas
 from mapping.disclosure import PARTNER_PROPERTY_CHECKS
 from tests.conftest import World, bearer, web_sign_in
+from tests.test_hotspot_api import PENTAGON, drawn_area, ring_text
 from tests.test_hotspot_service import MARKERS, SOUTH, WEST, Borough, add_place, build_borough
 
 WINDOW = {"from": "2026-01", "to": "2026-06", "cell": "250"}
@@ -354,3 +355,48 @@ def test_qgis_reads_partner_hotspots_from_ogc(client: TestClient, borough: Borou
     text_of_all = json.dumps(body)
     for marker in MARKERS:
         assert marker not in text_of_all
+
+
+def test_a_page_with_an_area_names_the_filter_and_carries_the_shape_to_draw_again(
+    app: FastAPI, client: TestClient, borough: Borough, db_session: Session
+) -> None:
+    area = drawn_area(db_session, PENTAGON)
+    analyst = signed_in(app, "user-analyst")
+    response = page(analyst, **WINDOW | {"area": area})
+    data = data_of(response)
+    assert data["area"] == json.loads(area)
+    assert map_cells(data).keys() == api_cells(client, "user-analyst", **WINDOW | {"area": area}).keys()
+    assert "Filtered to the area drawn on the map" in response.text
+    note = re.search(r'<p class="govuk-body-s" id="area-note">([^<]+)</p>', response.text)
+    assert note is not None
+    assert "A polygon drawn on the map (5 corners): the " in html.unescape(note.group(1))
+    field = re.search(r'name="area" id="area" value="([^"]*)"', response.text)
+    assert field is not None
+    assert html.unescape(field.group(1)) == area
+    downloads = re.findall(r'href="(/maps/hotspots\.(?:csv|xlsx|geojson)\?[^"]+)"', response.text)
+    assert len(downloads) == 3
+    geojson = analyst.get(html.unescape(next(link for link in downloads if ".geojson?" in link)))
+    assert geojson.status_code == 200
+    assert "drawn-area" in geojson.headers["content-disposition"]
+    assert geojson.json()["area"] == json.loads(area)
+    link = re.search(r'href="(/maps/partner\?[^"]+)"', response.text)
+    assert link is not None
+    partner = signed_in(app, "user-neighbourhood")
+    shared = partner.get(html.unescape(link.group(1)), headers={"Accept": "text/html"})
+    published = data_of(shared)
+    assert (published["audience"], published["area"]) == ("partner", json.loads(area))
+    assert 'id="area-note"' in shared.text
+    shown = [cell["count"] for cell in map_cells(published).values() if cell["count"] is not None]
+    assert all(count >= 10 and count % 5 == 0 for count in shown)
+    for marker in MARKERS:
+        assert marker not in shared.text
+
+
+def test_a_bad_area_shows_the_form_again_naming_the_area(app: FastAPI, borough: Borough) -> None:
+    crossed = ring_text([[-1.45, 52.39], [-1.44, 52.4], [-1.44, 52.39], [-1.45, 52.4], [-1.45, 52.39]])
+    response = page(signed_in(app, "user-analyst"), **WINDOW | {"area": crossed})
+    assert response.status_code == 422
+    assert 'href="#area-error"' in response.text
+    assert 'id="area-error"' in response.text
+    assert "crosses" in response.text
+    assert "hotspot-data" not in response.text

@@ -9,6 +9,7 @@ from app.db import SessionDep
 from app.deps import AreaDep, OriginDep, SettingsDep, require
 from contexts.access import Actor, Permission
 from contexts.errors import InvalidInput
+from mapping.hotspots.drawn import MAX_AREA_TEXT, MAX_AREA_VERTICES, parse_area
 from mapping.hotspots.grid import GridShape
 from mapping.hotspots.service import (
     Audience,
@@ -28,7 +29,7 @@ Codes = Annotated[list[str] | None, Query(description="Codes; repeat or separate
 RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"content": {GEOJSON: {}}, "description": "A GeoJSON FeatureCollection of every cell (WGS84)"},
     403: {"description": "audience=analyst asked for by someone who is not an analyst (audited)"},
-    422: {"description": "Invalid input, naming the parameter: cell, from, bbox, context ..."},
+    422: {"description": "Invalid input, naming the parameter: cell, from, bbox, area, context ..."},
 }
 
 
@@ -98,6 +99,15 @@ def hotspot_query(
         Audience.ANALYST
     ),
     bbox: Annotated[str | None, Query(description="Study area: min lon,min lat,max lon,max lat")] = None,
+    area: Annotated[
+        str | None,
+        Query(
+            max_length=MAX_AREA_TEXT,
+            description="Study area drawn as a GeoJSON Polygon or MultiPolygon (WGS84, compact JSON, "
+            f"at most {MAX_AREA_VERTICES:,} corners): the cells meeting it, with whole-cell counts; "
+            "not with bbox",
+        ),
+    ] = None,
     band: Annotated[float | None, Query(description="Distance band in metres (default two cells)")] = None,
     neighbours: Annotated[int | None, Query(ge=1, description="k nearest cells instead of a band")] = None,
     permutations: Annotated[int, Query(ge=0, le=MAX_PERMUTATIONS, description="0: analytic p")] = 0,
@@ -115,6 +125,7 @@ def hotspot_query(
         source=source,
         audience=audience,
         bbox=parse_bbox(bbox),
+        area=parse_area(area),
         band=band,
         neighbours=neighbours,
         permutations=permutations,
@@ -133,7 +144,7 @@ def hotspots(
     area: AreaDep,
     query: Annotated[HotspotQuery, Depends(hotspot_query)],
 ) -> Response:
-    """Every cell of the study grid with its count, rate, Gi* statistics and trend.
+    """Every cell of the study grid (or of the area drawn) with its count, rate, Gi* statistics and trend.
 
     `audience=analyst` (analysts only) gives exact counts, z-scores and p-values; `audience=partner`
     gives counts under the disclosure rules, with bins and trends computed from those alone.

@@ -39,6 +39,7 @@ from contexts.young_people.service import Area
 from mapping.areas.service import areas_with_indicators
 from mapping.disclosure import RESIDENTIAL_PLACE_TYPES, DisclosurePolicy
 from mapping.exports import to_csv, to_geojson, to_xlsx
+from mapping.hotspots.drawn import MAX_AREA_TEXT, parse_area
 from mapping.hotspots.grid import GridShape
 from mapping.hotspots.models import AgeBand
 from mapping.hotspots.service import (
@@ -97,7 +98,10 @@ FIELD_ORDER: Final = (
     "gender",
     "audience",
     "bbox",
+    "area",
 )
+ERROR_ANCHORS: Final = {"bbox": "bbox-error", "area": "area-error"}
+"""The drawn-area fields are hidden: the error summary links to their messages instead."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +122,7 @@ class MapForm:
     gender: str = ""
     audience: str = ""
     bbox: str = ""
+    area: str = ""
 
     def params(self, **changes: str) -> dict[str, str]:
         """The form as query parameters (blanks left out), with changes."""
@@ -143,6 +148,7 @@ def _values(form: MapForm) -> tuple[str, ...]:
         form.gender,
         form.audience,
         form.bbox,
+        form.area,
     )
 
 
@@ -164,6 +170,7 @@ def map_form(
     gender: Text = "",
     audience: Annotated[str, Query(max_length=10)] = "",
     bbox: Annotated[str, Query(max_length=100)] = "",
+    area: Annotated[str, Query(max_length=MAX_AREA_TEXT)] = "",
 ) -> MapForm:
     """The map's form from the query string."""
     return MapForm(
@@ -181,6 +188,7 @@ def map_form(
         gender.strip(),
         audience.strip(),
         bbox.strip(),
+        area.strip(),
     )
 
 
@@ -239,6 +247,7 @@ def query_of(form: MapForm, audience: Audience) -> HotspotQuery:
         source=source_choice(form.source),
         audience=audience,
         bbox=parse_bbox(form.bbox),
+        area=parse_area(form.area),
     )
 
 
@@ -273,6 +282,8 @@ def map_facts(computed: HotspotMap, policy: DisclosurePolicy) -> dict[str, Any]:
         "source": query.source.value,
         "filters": computed.filters,
         "total": int(computed.counts.sum()),
+        "bbox": list(query.bbox) if query.bbox else None,
+        "area": area_facts(computed),
     }
     if isinstance(neighbourhood, DistanceBand):
         facts["neighbourhood"] = {"type": "distance_band", "distance_m": neighbourhood.metres}
@@ -285,6 +296,21 @@ def map_facts(computed: HotspotMap, policy: DisclosurePolicy) -> dict[str, Any]:
         facts |= {"total": published.value, "hidden_cells": published.hidden_parts}
         facts["disclosure"] = {"threshold": policy.threshold, "rounding_base": policy.rounding_base}
     return facts
+
+
+def area_facts(computed: HotspotMap) -> dict[str, Any] | None:
+    """The drawn area the map was limited to, in words and figures for the page (None: no area)."""
+    drawn = computed.query.area
+    if drawn is None:
+        return None
+    cells = int(computed.cells.size)
+    kind = "polygon" if drawn.kind == "Polygon" else "set of polygons"
+    return {
+        "description": drawn.describe(),
+        "cells": cells,
+        "words": f"A {kind} drawn on the map ({drawn.vertices} corners): the {cells:,} cells that meet it, "
+        "each with its whole count",
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -309,6 +335,7 @@ def map_view(
         "trends": [trend_words(code) for code in TREND_CODES],
         "months": members["window"]["months"],
         "bbox": list(computed.query.bbox) if computed.query.bbox else None,
+        "area": computed.query.area.geometry() if computed.query.area else None,
         "layers": layers,
         "cells": _columns(rows),
         "layout": None,
@@ -440,7 +467,7 @@ def map_page(request: Request, asked: MapRequest, form: MapForm, *, partner_only
             computed = compute(asked, form, audience)
     except InvalidInput as problem:
         errors = _form_errors(problem)
-        failed = {"field_errors": errors, "errors": error_list(errors, FIELD_ORDER)}
+        failed = {"field_errors": errors, "errors": error_list(errors, FIELD_ORDER, ERROR_ANCHORS)}
         return render(request, "maps/hotspots.html", context | failed, status_code=422)
     policy = asked.settings.disclosure_policy()
     urls = layer_urls(asked.session, asked.actor, form, computed)
@@ -461,7 +488,8 @@ def map_page(request: Request, asked: MapRequest, form: MapForm, *, partner_only
             for fmt in FORMATS
         },
         "partner_link": "/maps/partner?" + urlencode(params),
-        "clear_drawing": "/maps/hotspots?" + urlencode(form.params(bbox="")),
+        "clear_drawing": ("/maps/partner?" if partner_only else "/maps/hotspots?")
+        + urlencode(form.params(bbox="", area="")),
     }
     return render(request, "maps/hotspots.html", page)
 
@@ -540,7 +568,9 @@ def hotspot_download(
         object_id=audience.value,
         reason=f"format={fmt} {describe_query(computed.query, computed.window)}"[:1000],
     )
-    name = f"hotspots-{audience.value}-{computed.window.start:%Y-%m}-to-{computed.window.end:%Y-%m}.{fmt}"
+    drawn = "-drawn-area" if computed.query.area is not None else ""
+    window = f"{computed.window.start:%Y-%m}-to-{computed.window.end:%Y-%m}"
+    name = f"hotspots-{audience.value}-{window}{drawn}.{fmt}"
     headers = {"Content-Disposition": f'attachment; filename="{name}"'}
     return Response(_download(fmt, features, collection, settings), media_type=FORMATS[fmt], headers=headers)
 

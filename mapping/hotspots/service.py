@@ -15,6 +15,21 @@ grid. Cells are squares or hexagons of `cell` metres (chosen from the records' s
 given, `choose_cell_size`), anchored so that the same size always gives the same cells. Every
 record in the study area falls in exactly one cell, so the cell counts add up to the records.
 
+A drawn area (`area`, a GeoJSON Polygon or MultiPolygon in WGS84, `mapping.hotspots.drawn`; not
+with a `bbox`). The study area is the set of the grid's cells (the same regular cells as ever)
+whose inside meets the area's inside (projected to British National Grid in PostGIS), and each
+keeps its whole count: every record in the window inside one of those cells is counted there,
+whether or not it lies inside the drawn outline. The counting rectangle is widened by a cell's
+diameter so that every such cell lies wholly inside it. Counting only the records inside the
+outline would give each cell the outline cuts a fraction of its area, so those cells would look
+cold because of the drawing, not the records; Gi* compares cells of equal size, so cells stay
+whole. Gi*, the FDR correction and the trends are computed over the selected cells alone (the
+engine's `within`): their mean and variance are the area's, and a neighbourhood stops at the
+area's edge, as it stops at a bbox's edge, rather than counting the cells outside as empty. Only
+the selected cells are returned. A cell's count is the same as in the whole map with the same
+cell size and filters, so partners' published counts for an area are those they already see,
+and a drawing cannot be used to subtract one view from another.
+
 Where counts come from (`CountPlan`). A square grid whose cell size is a whole multiple of a
 lattice of `hotspot_cell_count` (1 km, else 250 m), over whole months, with at most one filter
 dimension (on the 250 m lattice, when that dimension's codes are distinct), sums lattice cells:
@@ -49,9 +64,11 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import psycopg
+import shapely
 from numpy.typing import NDArray
 from pydantic_core import to_json
 from scipy import sparse
+from shapely.geometry.base import BaseGeometry
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
@@ -64,6 +81,7 @@ from contexts.errors import InvalidInput
 from contexts.young_people.models import Gender
 from contexts.young_people.service import Area
 from mapping.disclosure import DisclosurePolicy, partner_geometry
+from mapping.hotspots.drawn import DrawnArea, cells_meeting, check_inside
 from mapping.hotspots.grid import (
     MIN_CELL_SIZE,
     Grid,
@@ -188,6 +206,7 @@ class HotspotQuery:
     source: SourceChoice = SourceChoice.CONCERNS
     audience: Audience = Audience.ANALYST
     bbox: tuple[float, float, float, float] | None = None
+    area: DrawnArea | None = None
     band: float | None = None
     neighbours: int | None = None
     permutations: int = 0
@@ -227,6 +246,10 @@ class StudyArea:
             float((self.kx1 + 1) * KILOMETRE),
             float((self.ky1 + 1) * KILOMETRE),
         )
+
+    def widened(self, squares: int) -> "StudyArea":
+        """The rectangle with `squares` more kilometre squares on every side."""
+        return StudyArea(self.kx0 - squares, self.ky0 - squares, self.kx1 + squares, self.ky1 + squares)
 
     def lattice_range(self, lattice: int) -> dict[str, int]:
         """The inclusive range of lattice cell indexes inside the rectangle, as query parameters."""
@@ -285,12 +308,17 @@ class CellStatistics:
 
 @dataclass(frozen=True)
 class HotspotMap:
-    """A computed map: the grid, the true counts and the statistics for its audience."""
+    """A computed map: the grid, its cells in the study area, their true counts and statistics.
+
+    `cells` are the ids of the grid's cells in the study area, ascending (every cell, unless an area
+    was drawn); `counts` and the statistics' arrays follow them, position by position.
+    """
 
     query: HotspotQuery
     window: Window
     neighbourhood: Neighbourhood | None
     grid: Grid | None
+    cells: NDArray[np.int64]
     counts: NDArray[np.int64]
     statistics: CellStatistics | None
     plan: CountPlan | None
@@ -318,16 +346,19 @@ def hotspot_map(
         _audit(session, actor, origin, query, window)
         return _empty_map(query, window)
     cell = query.cell if query.cell is not None else chosen_cell_size(session, window, scope, study)
-    grid = study_grid(study, cell, query.shape)
+    study, grid, cells = study_cells(session, query, study, cell)
     neighbourhood = neighbourhood_for(query, grid)
     monthly, plan = monthly_counts(session=session, grid=grid, study=study, window=window, scope=scope)
-    statistics = cell_statistics(grid, monthly, neighbourhood, query, policy)
+    if cells is not None:
+        monthly = monthly[:, cells]
+    statistics = cell_statistics(grid, monthly, neighbourhood, query, policy, cells)
     _audit(session, actor, origin, query, window)
     return HotspotMap(
         query=query,
         window=window,
         neighbourhood=neighbourhood,
         grid=grid,
+        cells=np.arange(grid.n_cells, dtype=np.int64) if cells is None else cells,
         counts=monthly.sum(axis=0),
         statistics=statistics,
         plan=plan,
@@ -357,6 +388,7 @@ def _empty_map(query: HotspotQuery, window: Window) -> HotspotMap:
         window=window,
         neighbourhood=None,
         grid=None,
+        cells=np.zeros(0, dtype=np.int64),
         counts=np.zeros(0, dtype=np.int64),
         statistics=None,
         plan=None,
@@ -381,6 +413,8 @@ def describe_query(query: HotspotQuery, window: Window) -> str:
     parts += [f"{name}={','.join(values)}" for name, values in _filters_echo(query).items()]
     if query.bbox is not None:
         parts.append("bbox=" + ",".join(f"{value:g}" for value in query.bbox))
+    if query.area is not None:
+        parts.append("area=" + query.area.describe().replace(" ", "_"))
     return " ".join(parts)[:1000]
 
 
@@ -504,9 +538,15 @@ def _stored(dimension: Dimension, values: Sequence[str], known: Mapping[str, str
 def study_area(
     *, session: Session, query: HotspotQuery, window: Window, scope: Scope, area: Area
 ) -> StudyArea | None:
-    """The bbox's kilometre squares, or those holding the audience's records in the window's months."""
+    """The bbox's or the drawn area's kilometre squares, or those holding the audience's records in the
+    window's months."""
+    if query.bbox is not None and query.area is not None:
+        raise InvalidInput("Give a bbox or an area drawn on the map, not both.", field="area")
     if query.bbox is not None:
         return bbox_study_area(session, query.bbox, area)
+    if query.area is not None:
+        check_inside(query.area, area)
+        return _squares_covering(area_in_metres(session, query.area).bounds)
     sql = (
         "SELECT min(cx), min(cy), max(cx), max(cy) FROM hotspot_cell_count "
         "WHERE lattice = %(lattice)s AND dimension = 0 AND value = 0 "
@@ -558,12 +598,50 @@ def bbox_study_area(session: Session, bbox: tuple[float, float, float, float], a
         ),
         dict(zip(("west", "south", "east", "north"), bbox, strict=True)),
     ).one()
+    return _squares_covering((row[0], row[1], row[2], row[3]))
+
+
+def _squares_covering(bounds: tuple[float, float, float, float]) -> StudyArea:
+    """The kilometre squares covering British National Grid bounds (west, south, east, north)."""
+    west, south, east, north = bounds
     return StudyArea(
-        math.floor(row[0] / KILOMETRE),
-        math.floor(row[1] / KILOMETRE),
-        math.ceil(row[2] / KILOMETRE) - 1,
-        math.ceil(row[3] / KILOMETRE) - 1,
+        math.floor(west / KILOMETRE),
+        math.floor(south / KILOMETRE),
+        math.ceil(east / KILOMETRE) - 1,
+        math.ceil(north / KILOMETRE) - 1,
     )
+
+
+def area_in_metres(session: Session, drawn: DrawnArea) -> BaseGeometry:
+    """The drawn area in British National Grid, its edges followed in steps of 0.01 degrees."""
+    wkb = session.execute(
+        text(
+            "SELECT ST_AsBinary(ST_Transform(ST_Segmentize("
+            "ST_SetSRID(ST_GeomFromGeoJSON(:area), 4326), 0.01), 27700))"
+        ),
+        {"area": drawn.geojson},
+    ).scalar_one()
+    return shapely.from_wkb(bytes(wkb))
+
+
+def study_cells(
+    session: Session, query: HotspotQuery, study: StudyArea, cell: float
+) -> tuple[StudyArea, Grid, NDArray[np.int64] | None]:
+    """The grid, and for a drawn area the counting rectangle widened to hold whole cells and the
+    ids of the cells meeting the area (None: every cell of the grid)."""
+    if query.area is None:
+        return study, study_grid(study, cell, query.shape), None
+    check_cell_size(cell)
+    diameter = cell * (math.sqrt(2) if query.shape is GridShape.SQUARE else 2 / math.sqrt(3))
+    widened = study.widened(math.ceil(diameter / KILOMETRE))
+    grid = study_grid(widened, cell, query.shape)
+    cells = cells_meeting(grid, area_in_metres(session, query.area))
+    if cells.size < 2:
+        raise InvalidInput(
+            "The area drawn meets fewer than two cells: draw a larger area or choose smaller cells.",
+            field="area",
+        )
+    return widened, grid, cells
 
 
 def chosen_cell_size(session: Session, window: Window, scope: Scope, study: StudyArea) -> float:
@@ -582,8 +660,7 @@ def chosen_cell_size(session: Session, window: Window, scope: Scope, study: Stud
 
 def study_grid(study: StudyArea, cell: float, shape: GridShape) -> Grid:
     """The grid over the study area, refusing a cell size the area cannot use (naming `cell`)."""
-    if not math.isfinite(cell) or cell < MIN_CELL_SIZE:
-        raise InvalidInput(f"The cell size must be at least {MIN_CELL_SIZE:g} metres.", field="cell")
+    check_cell_size(cell)
     try:
         grid = grid_for_extent(*study.bounds(), cell_size=float(cell), shape=shape)
     except HotspotInputError as refused:
@@ -591,6 +668,12 @@ def study_grid(study: StudyArea, cell: float, shape: GridShape) -> Grid:
     if grid.n_cells < 2:
         raise InvalidInput("The study area holds a single cell: choose a smaller cell size.", field="cell")
     return grid
+
+
+def check_cell_size(cell: float) -> None:
+    """Refuse a cell size below the engine's smallest (naming `cell`)."""
+    if not math.isfinite(cell) or cell < MIN_CELL_SIZE:
+        raise InvalidInput(f"The cell size must be at least {MIN_CELL_SIZE:g} metres.", field="cell")
 
 
 def neighbourhood_for(query: HotspotQuery, grid: Grid) -> Neighbourhood:
@@ -800,18 +883,37 @@ def cell_statistics(
     neighbourhood: Neighbourhood,
     query: HotspotQuery,
     policy: DisclosurePolicy,
+    cells: NDArray[np.int64] | None = None,
 ) -> CellStatistics:
-    """Gi* over the window and the monthly trend, on true counts (analysts) or published ones (partners)."""
+    """Gi* over the window and the monthly trend, on true counts (analysts) or published ones (partners).
+
+    With `cells` (a drawn area) `monthly` holds those cells only, and only they are analysed.
+    """
     values = monthly.sum(axis=0).astype(np.float64)
     slices = monthly.astype(np.float64)
     if query.audience is Audience.PARTNER:
         values = _published_or_zero(policy, monthly.sum(axis=0))
         slices = np.stack([_published_or_zero(policy, month) for month in monthly])
+    within = None if cells is None else np.isin(np.arange(grid.n_cells), cells)
+    on_grid = values
+    if cells is not None:
+        on_grid = np.zeros(grid.n_cells, dtype=np.float64)
+        on_grid[cells] = values
     try:
         result = gi_star(
-            grid, values, neighbourhood, fdr=query.fdr, permutations=query.permutations, seed=query.seed
+            grid,
+            on_grid,
+            neighbourhood,
+            within=within,
+            fdr=query.fdr,
+            permutations=query.permutations,
+            seed=query.seed,
         )
-        patterns = emerging_patterns(grid, slices, neighbourhood, fdr=query.fdr) if query.trend else None
+        patterns = (
+            emerging_patterns(grid, slices, neighbourhood, fdr=query.fdr, within=within)
+            if query.trend
+            else None
+        )
     except HotspotInputError as refused:
         raise InvalidInput(
             refused.detail, field=ENGINE_FIELDS.get(refused.field or "", refused.field)
@@ -820,7 +922,12 @@ def cell_statistics(
 
 
 def emerging_patterns(
-    grid: Grid, slices: NDArray[np.float64], neighbourhood: Neighbourhood, *, fdr: bool
+    grid: Grid,
+    slices: NDArray[np.float64],
+    neighbourhood: Neighbourhood,
+    *,
+    fdr: bool,
+    within: NDArray[np.bool_] | None = None,
 ) -> NDArray[np.int8]:
     """`trend.emerging_hot_spots(...).codes`, with every month's neighbourhood sums in one product.
 
@@ -828,7 +935,7 @@ def emerging_patterns(
     engine; only the sums are taken with the grid's neighbour matrix (kept for the grids in use)
     instead of once per month, which is most of the cost of a year of monthly slices.
     """
-    weights = neighbour_matrix(grid, neighbourhood)
+    weights = neighbour_matrix(grid, neighbourhood, within)
     cardinality = np.asarray(weights.sum(axis=1), dtype=np.int64).ravel()
     lags = np.asarray(weights @ slices.T, dtype=np.float64).T
     z = np.stack([gi_star_z(values, lag, cardinality) for values, lag in zip(slices, lags, strict=True)])
@@ -838,19 +945,22 @@ def emerging_patterns(
     return emerging_codes(bins, mann_kendall(z))
 
 
-_matrix_cache: OrderedDict[tuple[Grid, Neighbourhood], sparse.csr_array] = OrderedDict()
+_matrix_cache: OrderedDict[tuple[Grid, Neighbourhood, bytes | None], sparse.csr_array] = OrderedDict()
 _matrix_lock = threading.Lock()
 
 
-def neighbour_matrix(grid: Grid, neighbourhood: Neighbourhood) -> sparse.csr_array:
-    """The engine's binary neighbour matrix for a grid (each cell its own neighbour), kept a while."""
-    key = (grid, neighbourhood)
+def neighbour_matrix(
+    grid: Grid, neighbourhood: Neighbourhood, within: NDArray[np.bool_] | None = None
+) -> sparse.csr_array:
+    """The engine's binary neighbour matrix for a grid's cells (all, or those `within`), each cell
+    its own neighbour, kept a while."""
+    key = (grid, neighbourhood, None if within is None else np.packbits(within).tobytes())
     with _matrix_lock:
         cached = _matrix_cache.get(key)
         if cached is not None:
             _matrix_cache.move_to_end(key)
             return cached
-    matrix = neighbour_weights(grid, neighbourhood)
+    matrix = neighbour_weights(grid, neighbourhood, within=within)
     with _matrix_lock:
         _matrix_cache[key] = matrix
         while len(_matrix_cache) > 1 and (
@@ -967,13 +1077,20 @@ def hotspot_geojson(*, session: Session, hotspot_map: HotspotMap, policy: Disclo
     header = _collection_members(hotspot_map, policy)
     if grid is None or statistics is None:
         return to_json(header | {"features": []})
-    heads = feature_heads(session, grid)
+    heads = _study_heads(feature_heads(session, grid), hotspot_map.cells)
     if hotspot_map.query.audience is Audience.PARTNER:
         properties = _partner_properties(heads, grid, hotspot_map.counts, statistics, policy)
     else:
         properties = _analyst_properties(grid, hotspot_map.counts, statistics)
     features = feature_text(heads, properties)
     return to_json(header)[:-1] + b',"features":[' + features.encode() + b"]}"
+
+
+def _study_heads(heads: FeatureHeads, cells: NDArray[np.int64]) -> FeatureHeads:
+    """The heads of the study area's cells (all of them unless an area was drawn)."""
+    if cells.size == len(heads.heads):
+        return heads
+    return FeatureHeads([heads.heads[cell] for cell in cells.tolist()], heads.first_ring)
 
 
 def feature_text(heads: FeatureHeads, properties: Sequence[tuple[str, Sequence[str]]]) -> str:
@@ -1003,6 +1120,7 @@ def _collection_members(hotspot_map: HotspotMap, policy: DisclosurePolicy) -> di
         },
         "source": query.source.value,
         "filters": hotspot_map.filters,
+        **_study_area_members(query),
         "weights": "binary, each cell its own neighbour",
         "rate": "records per square kilometre in the window",
     }
@@ -1021,6 +1139,17 @@ def _collection_members(hotspot_map: HotspotMap, policy: DisclosurePolicy) -> di
         }
     else:
         members["total"] = int(hotspot_map.counts.sum())
+    return members
+
+
+def _study_area_members(query: HotspotQuery) -> dict[str, Any]:
+    """The bbox or the drawn area the map was limited to, when one was given."""
+    members: dict[str, Any] = {}
+    if query.bbox is not None:
+        members["bbox"] = list(query.bbox)
+    if query.area is not None:
+        members["area"] = query.area.geometry()
+        members["area_cells"] = "the cells whose inside meets the area, each with its whole count"
     return members
 
 
@@ -1066,7 +1195,7 @@ def _analyst_properties(
         (',"gi_p":', json_values(significant(result.p, 4))),
         (',"gi_p_fdr":', json_values(significant(result.p_fdr, 4))),
         (',"gi_bin":', json_values(result.bins)),
-        (',"trend":', json_values(trend_labels(statistics, grid.n_cells))),
+        (',"trend":', json_values(trend_labels(statistics, counts.size))),
     ]
 
 
@@ -1098,7 +1227,7 @@ def _partner_properties(
     shown = [None if math.isnan(value) else int(value) for value in published.tolist()]
     rates = [None if math.isnan(value) else value for value in _rates(published, grid).tolist()]
     bins = statistics.result.bins.tolist()
-    trends = trend_labels(statistics, grid.n_cells)
+    trends = trend_labels(statistics, counts.size)
     # Every cell is the same generated polygon moved: the gate checks the shape on the first.
     partner_geometry({"type": "Polygon", "coordinates": [heads.first_ring]})
     return [(",", _checked_properties(policy, shown, rates, bins, trends))]

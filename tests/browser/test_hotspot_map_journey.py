@@ -1,7 +1,7 @@
 """The demo analyst opens the hotspot map of the demo borough in a real browser: significant cells and
-trends, the month slider, places and small areas, a drawn area as a filter, a CSV download and the
-published partner view, which the demo neighbourhood user then opens. Pages pass axe and nothing is
-fetched from another origin."""
+trends, the month slider, places and small areas, a drawn polygon as a filter (drawn again on the
+filtered page), a CSV download and the published partner view, which the demo neighbourhood user then
+opens. Pages pass axe and nothing is fetched from another origin."""
 
 import csv
 import io
@@ -163,10 +163,13 @@ def test_an_analyst_maps_hotspots_and_publishes_them_for_partners(
     assert_accessible(page)
 
     # An area drawn on the map filters it.
-    draw_area(page, [(260, 150), (420, 150), (420, 300), (260, 300)])
-    expect(page).to_have_url(re.compile(r"[?&]bbox=-?[0-9]"))
+    draw_area(page, [(260, 150), (420, 150), (440, 300), (300, 330), (260, 260)])
+    expect(page).to_have_url(re.compile(r"[?&]area=%7B%22type%22%3A%22Polygon%22"))
     expect(page.get_by_text("Filtered to the area drawn on the map")).to_be_visible()
+    expect(page.locator("#area-note")).to_contain_text("A polygon drawn on the map (5 corners)")
     expect(hotspots).to_be_visible()
+    expect(hotspots).to_have_attribute("data-area-drawn", "1")
+    assert_accessible(page)
 
     # The same cells as CSV.
     with page.expect_download() as download:

@@ -1,6 +1,6 @@
 // The hotspot map built by mapping/render.py (folium): this module draws the cells from the page's JSON
 // element, steps through months, fetches the places, small-area and agency layers when they are
-// switched on, and turns a drawn area into the form's bbox filter. Loaded with <script type="module">,
+// switched on, and turns a drawn area into the form's area filter. Loaded with <script type="module">,
 // so it runs after folium's inline script has made the map, whose objects it finds by the names in
 // the element's data-* attributes.
 //
@@ -395,43 +395,82 @@ function startLayers(context) {
 }
 
 // The drawn area filter -----------------------------------------------------------------------
+// A polygon or a rectangle drawn on the map fills the form's hidden `area` field with its GeoJSON
+// (six decimals) and the map is asked for again: the server counts and tests the cells that meet
+// it. A page opened with an area (or an older bbox) draws that outline again, dashed.
+
+const OUTLINE_STYLE = { color: '#0b0c0c', weight: 2, dashArray: '6 4', fill: false, interactive: false };
 
 function clamp(value, low, high) {
   return Math.min(Math.max(value, low), high);
 }
 
+function rounded(value) {
+  return Number(value.toFixed(6));
+}
+
+// A rectangle is kept to the map's area; any other shape must already lie inside it.
+function drawnGeometry(layer, [minX, minY, maxX, maxY]) {
+  if (layer instanceof L.Rectangle) {
+    const bounds = layer.getBounds();
+    const west = rounded(clamp(bounds.getWest(), minX, maxX));
+    const east = rounded(clamp(bounds.getEast(), minX, maxX));
+    const south = rounded(clamp(bounds.getSouth(), minY, maxY));
+    const north = rounded(clamp(bounds.getNorth(), minY, maxY));
+    if (!(west < east && south < north)) {
+      return null;
+    }
+    const ring = [[west, south], [east, south], [east, north], [west, north], [west, south]];
+    return { type: 'Polygon', coordinates: [ring] };
+  }
+  const geometry = layer.toGeoJSON().geometry;
+  const rings = geometry.coordinates.map((ring) => ring.map(([x, y]) => [rounded(x), rounded(y)]));
+  const within = ([x, y]) => x >= minX && x <= maxX && y >= minY && y <= maxY;
+  const inside = rings.every((ring) => ring.every(within));
+  return inside ? { type: 'Polygon', coordinates: rings } : null;
+}
+
+function redrawFilter(drawn, data) {
+  if (data.area) {
+    const outline = L.geoJSON(data.area, { style: () => OUTLINE_STYLE, interactive: false });
+    outline.eachLayer((layer) => drawn.addLayer(layer));
+  } else if (data.bbox) {
+    const [west, south, east, north] = data.bbox;
+    drawn.addLayer(
+      L.rectangle(
+        [
+          [south, west],
+          [north, east],
+        ],
+        OUTLINE_STYLE,
+      ),
+    );
+  }
+}
+
 function startDrawing(context) {
   const { map, container, data, say } = context;
   const drawn = window[container.dataset.drawnItems];
-  const field = document.getElementById('bbox');
+  const field = document.getElementById('area');
+  const bbox = document.getElementById('bbox');
   const form = document.getElementById('map-form');
   if (!drawn || !field || !form) {
     return;
   }
-  if (data.bbox) {
-    const [west, south, east, north] = data.bbox;
-    const box = L.rectangle(
-      [
-        [south, west],
-        [north, east],
-      ],
-      { color: '#0b0c0c', weight: 2, dashArray: '6 4', fill: false, interactive: false },
-    );
-    drawn.addLayer(box);
-  }
-  const [minX, minY, maxX, maxY] = (container.dataset.area || '').split(',').map(Number);
+  redrawFilter(drawn, data);
+  container.dataset.areaDrawn = String(drawn.getLayers().length);
+  const limits = (container.dataset.area || '').split(',').map(Number);
   map.on(L.Draw.Event.CREATED, (event) => {
-    const bounds = event.layer.getBounds();
-    const west = clamp(bounds.getWest(), minX, maxX);
-    const east = clamp(bounds.getEast(), minX, maxX);
-    const south = clamp(bounds.getSouth(), minY, maxY);
-    const north = clamp(bounds.getNorth(), minY, maxY);
-    if (!(west < east && south < north)) {
-      say('The area drawn lies outside the map’s area: draw it again.');
+    const geometry = drawnGeometry(event.layer, limits);
+    if (!geometry) {
+      say('The area drawn reaches outside the map’s area: draw it again.');
       return;
     }
-    field.value = [west, south, east, north].map((value) => value.toFixed(6)).join(',');
-    say('Showing the cells inside the area drawn…');
+    field.value = JSON.stringify(geometry);
+    if (bbox) {
+      bbox.value = '';
+    }
+    say('Showing the cells that meet the area drawn…');
     form.submit();
   });
 }
