@@ -222,8 +222,9 @@ def hotspots_map(
 ) -> MapFragments:
     """A hotspot map whose layers start empty for /static/js/hotspot-map.mjs to fill.
 
-    Cells come from the JSON element `source`; places, areas and (when `agency_layer`) the agency's
-    own concern density are fetched when switched on in the layer control. Leaflet.draw draws the
+    Cells come from the JSON element `source`; places, areas (by deprivation decile, and by the
+    map's records per 1,000 young people) and (when `agency_layer`) the agency's own concern density
+    are fetched when switched on in the layer control. Leaflet.draw draws the
     area that filters the map; the full-screen button and the layer control sit on the map.
     """
     figure = _base_map(element_id, area, canvas=True)
@@ -242,6 +243,8 @@ def hotspots_map(
     places.add_to(figure)
     areas = folium.GeoJson(EMPTY_COLLECTION, name="Deprivation (IMD decile) by small area", show=False)
     areas.add_to(figure)
+    rates = folium.GeoJson(EMPTY_COLLECTION, name="Rate per 1,000 young people by small area", show=False)
+    rates.add_to(figure)
     draw = Draw(  # type: ignore[no-untyped-call]
         position="topleft",
         show_geometry_on_click=False,
@@ -262,6 +265,7 @@ def hotspots_map(
     data |= {
         "places": places.get_name(),
         "areas": areas.get_name(),
+        "rates": rates.get_name(),
         "drawn-items": f"drawnItems_{draw.get_name()}",
     }
     return _fragments(figure, label=label, data=data, area=area, module=HOTSPOT_MODULE)

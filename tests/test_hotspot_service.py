@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
+import shapely
 from numpy.typing import NDArray
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
@@ -20,7 +21,9 @@ from contexts.concerns.models import ConcernCategory
 from contexts.errors import AccessDenied, InvalidInput
 from contexts.young_people.models import YoungPerson
 from contexts.young_people.service import Area
+from mapping.areas.service import areas_with_indicators
 from mapping.disclosure import DisclosurePolicy
+from mapping.hotspots.areas import AreaRate, area_counts, area_rates
 from mapping.hotspots.grid import Grid, GridShape, assign_cells, count_points
 from mapping.hotspots.models import MONTH_COLUMNS, value_code
 from mapping.hotspots.service import (
@@ -940,3 +943,86 @@ def bng_point_ewkt(x: float, y: float) -> str:
     longitude = -1.5463 + (x - WEST) / 68_000
     latitude = 52.4233 + (y - SOUTH) / 111_300
     return f"SRID=4326;POINT({longitude:.7f} {latitude:.7f})"
+
+
+SPLIT_X = WEST + 1_234.5
+"""Where the two test areas meet: off the 50 m lattice, so lattice squares straddle it."""
+
+
+def add_test_areas(session: Session) -> dict[str, Any]:
+    """Two small areas side by side over the records (British National Grid outlines), as shapely."""
+    outlines = {
+        "KV-WEST": (WEST - 100, SOUTH - 100, SPLIT_X, SOUTH + 3_100),
+        "KV-EAST": (SPLIT_X, SOUTH - 100, WEST + 3_100, SOUTH + 3_100),
+    }
+    for code, (x0, y0, x1, y1) in outlines.items():
+        session.execute(
+            text(
+                "INSERT INTO small_area (code, name, kind, edition, geom, created_at, updated_at) "
+                "VALUES (:code, :code, 'lsoa', 2021, "
+                "ST_Multi(ST_Transform(ST_MakeEnvelope(:x0, :y0, :x1, :y1, 27700), 4326)), now(), now())"
+            ),
+            {"code": code, "x0": x0, "y0": y0, "x1": x1, "y1": y1},
+        )
+    rows = session.execute(text("SELECT code, ST_AsText(geom_bng) FROM small_area ORDER BY id")).all()
+    return {code: shapely.from_wkt(wkt) for code, wkt in rows}
+
+
+def expected_area_counts(records: list[Record], outlines: dict[str, Any]) -> dict[str, int]:
+    """Each record counted in the first area (in the order added) that covers it."""
+    counts: dict[str, int] = {}
+    for record in records:
+        point = shapely.Point(record.x, record.y)
+        code = next((code for code, outline in outlines.items() if outline.covers(point)), None)
+        if code is not None:
+            counts[code] = counts.get(code, 0) + 1
+    return counts
+
+
+def test_area_counts_place_every_record_in_exactly_one_area_across_straddling_squares(
+    db_session: Session, borough: Borough
+) -> None:
+    outlines = add_test_areas(db_session)
+    records = selected(reference_records(db_session), actor=borough.analyst)
+    expected = expected_area_counts(records, outlines)
+    assert sum(expected.values()) == len(records)
+    assert min(expected.values()) > 50
+    query = HotspotQuery(start=START, end=END)
+    counts, window = area_counts(db_session, borough.analyst, query, POLICY, kind="lsoa", edition=2021)
+    assert counts == expected
+    assert (window.start, window.end) == (START, END)
+    partner = HotspotQuery(start=START, end=END, audience=Audience.PARTNER)
+    shown = selected(reference_records(db_session), actor=borough.neighbourhood, audience=Audience.PARTNER)
+    assert area_counts(db_session, borough.neighbourhood, partner, POLICY, kind="lsoa", edition=2021)[0] == (
+        expected_area_counts(shown, outlines)
+    )
+
+
+def test_area_rates_per_1000_young_people_use_published_counts_for_partners(
+    db_session: Session, borough: Borough
+) -> None:
+    add_test_areas(db_session)
+    db_session.execute(
+        text(
+            "INSERT INTO area_indicator (area_id, indicator, period, value) "
+            "SELECT id, 'population_10_17', '2022', 250 FROM small_area WHERE code = 'KV-WEST'"
+        )
+    )
+    areas = areas_with_indicators(db_session, kind="lsoa")
+    query = HotspotQuery(start=START, end=END)
+    counts, _ = area_counts(db_session, borough.analyst, query, POLICY, kind="lsoa", edition=2021)
+    analyst = area_rates(db_session, borough.analyst, query, POLICY, areas)
+    assert analyst["KV-WEST"] == AreaRate(counts["KV-WEST"], 250.0, counts["KV-WEST"] * 1000 / 250)
+    assert analyst["KV-EAST"] == AreaRate(counts["KV-EAST"], None, None)
+    partner_query = HotspotQuery(start=START, end=END, audience=Audience.PARTNER)
+    partner_counts, _ = area_counts(
+        db_session, borough.neighbourhood, partner_query, POLICY, kind="lsoa", edition=2021
+    )
+    partner = area_rates(db_session, borough.neighbourhood, partner_query, POLICY, areas)
+    published = POLICY.publish_count(partner_counts["KV-WEST"])
+    assert published is not None
+    assert published % 5 == 0
+    assert partner["KV-WEST"] == AreaRate(published, 250.0, published * 1000 / 250)
+    tiny = HotspotQuery(start=START, end=START, audience=Audience.PARTNER)
+    hidden = area_rates(db_session, borough.neighbourhood, tiny, POLICY, areas)
+    assert all(rate.count is None or rate.count >= POLICY.threshold for rate in hidden.values())

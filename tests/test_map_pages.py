@@ -19,9 +19,22 @@ from contexts.access import Role
 from contexts.audit.models import AuditAction, AuditEvent
 from mapping.areas.demo import build_demo_areas
 from mapping.disclosure import PARTNER_PROPERTY_CHECKS
+from mapping.hotspots.areas import area_counts
+from mapping.hotspots.service import HotspotQuery
 from tests.conftest import World, bearer, web_sign_in
 from tests.test_hotspot_api import PENTAGON, drawn_area, ring_text
-from tests.test_hotspot_service import MARKERS, SOUTH, WEST, Borough, add_place, build_borough
+from tests.test_hotspot_service import (
+    END,
+    MARKERS,
+    POLICY,
+    SOUTH,
+    START,
+    WEST,
+    Borough,
+    add_place,
+    add_test_areas,
+    build_borough,
+)
 
 WINDOW = {"from": "2026-01", "to": "2026-06", "cell": "250"}
 MARKUP = '<img src=x onerror="window.__xss=1">'
@@ -400,3 +413,35 @@ def test_a_bad_area_shows_the_form_again_naming_the_area(app: FastAPI, borough: 
     assert 'id="area-error"' in response.text
     assert "crosses" in response.text
     assert "hotspot-data" not in response.text
+
+
+def test_the_rates_layer_gives_each_area_the_maps_records_per_1000_young_people(
+    app: FastAPI, borough: Borough, db_session: Session
+) -> None:
+    add_test_areas(db_session)
+    db_session.commit()
+    analyst = signed_in(app, "user-analyst")
+    data = data_of(page(analyst, **WINDOW))
+    assert "rates=true" in data["layers"]["rates"]
+    body = analyst.get(data["layers"]["rates"]).json()
+    assert body["window"] == ["2026-01-01", "2026-06-30"]
+    assert body["audience"] == "analyst"
+    properties = {f["properties"]["code"]: f["properties"] for f in body["features"]}
+    expected, _ = area_counts(
+        db_session, borough.analyst, HotspotQuery(start=START, end=END), POLICY, kind="lsoa", edition=2021
+    )
+    assert {code: p["count"] for code, p in properties.items()} == expected
+    assert all(p["rate_per_1000"] is None for p in properties.values())
+    assert MARKERS[0] not in json.dumps(body)
+    events = db_session.scalars(select(AuditEvent).where(AuditEvent.object_type == "hotspot_map")).all()
+    assert any("layer=area_rates" in (event.reason or "") for event in events)
+    neighbourhood = signed_in(app, "user-neighbourhood")
+    assert neighbourhood.get(data["layers"]["rates"]).status_code == 403
+    partner_url = data["layers"]["rates"].replace("audience=analyst", "audience=partner")
+    partner = neighbourhood.get(partner_url).json()
+    assert partner["audience"] == "partner"
+    assert all(
+        f["properties"]["count"] is None or f["properties"]["count"] % 5 == 0 for f in partner["features"]
+    )
+    plain = analyst.get("/maps/layers/areas").json()
+    assert "count" not in plain["features"][0]["properties"]

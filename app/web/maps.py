@@ -36,9 +36,10 @@ from contexts.concerns.service import categories
 from contexts.errors import InvalidInput
 from contexts.young_people.models import Gender
 from contexts.young_people.service import Area
-from mapping.areas.service import areas_with_indicators
+from mapping.areas.service import ChoroplethRow, areas_with_indicators
 from mapping.disclosure import RESIDENTIAL_PLACE_TYPES, DisclosurePolicy
 from mapping.exports import to_csv, to_geojson, to_xlsx
+from mapping.hotspots.areas import AreaRate, area_rates
 from mapping.hotspots.drawn import MAX_AREA_TEXT, parse_area
 from mapping.hotspots.grid import GridShape
 from mapping.hotspots.models import AgeBand
@@ -51,6 +52,7 @@ from mapping.hotspots.service import (
     describe_query,
     hotspot_geojson,
     hotspot_map,
+    month_window,
     to_wgs84,
 )
 from mapping.hotspots.stats import DistanceBand, NearestNeighbours
@@ -384,6 +386,8 @@ def layer_urls(session: Session, actor: Actor, form: MapForm, computed: HotspotM
     urls: dict[str, str | None] = {
         "places": "/maps/layers/places?" + urlencode({"audience": audience.value}),
         "areas": "/maps/layers/areas",
+        "rates": "/maps/layers/areas?"
+        + urlencode(resolved_params(form, computed) | {"audience": audience.value, "rates": "true"}),
         "slice": "/api/hotspots?" + urlencode(_slice_params(form, computed)),
         "agency": None,
     }
@@ -624,23 +628,55 @@ def places_layer(
 
 @router.get("/maps/layers/areas")
 def areas_layer(
-    _: PlaceViewer,
+    actor: PlaceViewer,
     session: SessionDep,
+    origin: OriginDep,
+    settings: SettingsDep,
+    form: FormDep,
     kind: Annotated[str, Query(max_length=20)] = "lsoa",
+    rates: bool = False,
 ) -> Response:
-    """Small areas with their deprivation decile, outlines simplified for the map."""
-    features = []
-    for row in areas_with_indicators(session, kind=kind):
-        outline = shapely.simplify(shape(row.geometry), AREA_TOLERANCE, preserve_topology=True)
-        geometry = geojson_of(shapely.set_precision(outline, 10**-AREA_DIGITS))
-        features.append(
-            {
-                "type": "Feature",
-                "id": row.code,
-                "geometry": geometry,
-                "properties": {"code": row.code, "name": row.name, "imd_decile": row.imd_decile},
-            }
+    """Small areas with their deprivation decile, outlines simplified for the map; with `rates`, also
+    the map's records in each area and the rate per 1,000 young people, for the map's audience."""
+    rows = areas_with_indicators(session, kind=kind)
+    members: dict[str, Any] = {}
+    found: dict[str, AreaRate] = {}
+    if rates:
+        audience = audience_for(actor, form.audience, partner_only=False)
+        query = query_of(form, audience)
+        policy = settings.disclosure_policy()
+        found = area_rates(session, actor, query, policy, rows)
+        window = month_window(query.start, query.end)
+        record_event(
+            session=session,
+            action=AuditAction.VIEW,
+            actor=actor,
+            origin=origin,
+            object_type="hotspot_map",
+            object_id=audience.value,
+            reason=f"layer=area_rates kind={kind} {describe_query(query, window)}"[:1000],
         )
+        members = {"audience": audience.value, "window": [window.start.isoformat(), window.end.isoformat()]}
+        members["hidden_label"] = policy.hidden_label if audience is Audience.PARTNER else None
+    features = [_area_feature(row, found.get(row.code)) for row in rows]
     return JSONResponse(
-        {"type": "FeatureCollection", "features": features}, media_type="application/geo+json"
+        {"type": "FeatureCollection", **members, "features": features}, media_type="application/geo+json"
     )
+
+
+def _area_feature(row: ChoroplethRow, rate: AreaRate | None) -> dict[str, Any]:
+    """One small area for the map: its simplified outline, decile and, when asked, its rate."""
+    outline = shapely.simplify(shape(row.geometry), AREA_TOLERANCE, preserve_topology=True)
+    properties: dict[str, Any] = {"code": row.code, "name": row.name, "imd_decile": row.imd_decile}
+    if rate is not None:
+        properties |= {
+            "count": rate.count,
+            "young_people": rate.young_people,
+            "rate_per_1000": None if rate.rate_per_1000 is None else round(rate.rate_per_1000, 1),
+        }
+    return {
+        "type": "Feature",
+        "id": row.code,
+        "geometry": geojson_of(shapely.set_precision(outline, 10**-AREA_DIGITS)),
+        "properties": properties,
+    }

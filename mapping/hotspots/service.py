@@ -553,7 +553,7 @@ def study_area(
         "AND source = ANY(%(sources)s) AND restricted_to = ANY(%(restricted)s) "
         f"AND year BETWEEN %(first_year)s AND %(last_year)s AND ({_counted_in_window(window)})"
     )
-    params = _scope_params(scope, window) | {"lattice": COARSE_LATTICE}
+    params = scope_params(scope, window) | {"lattice": COARSE_LATTICE}
     with raw_connection(session).cursor() as cursor:
         row = cursor.execute(sql, params).fetchone()
     if row is None or row[0] is None:
@@ -651,7 +651,7 @@ def chosen_cell_size(session: Session, window: Window, scope: Scope, study: Stud
         "AND restricted_to = ANY(%(restricted)s) AND occurred_on BETWEEN %(start)s AND %(end)s "
         "AND cx BETWEEN %(x0)s AND %(x1)s AND cy BETWEEN %(y0)s AND %(y1)s"
     )
-    params = _scope_params(scope, window) | study.lattice_range(FINE_LATTICE)
+    params = scope_params(scope, window) | study.lattice_range(FINE_LATTICE)
     points = fetch_rows(session, sql, params, [("x", ">f8"), ("y", ">f8")])
     if points.size == 0:
         raise InvalidInput("There are no records in the study area to choose a cell size from.", field="cell")
@@ -729,7 +729,7 @@ MONTH_INDEX_SQL: Final = (
 )
 
 
-def _scope_params(scope: Scope, window: Window) -> dict[str, Any]:
+def scope_params(scope: Scope, window: Window) -> dict[str, Any]:
     """Query parameters every count shares."""
     return {
         "sources": list(scope.sources),
@@ -756,7 +756,7 @@ def _lattice_rows(
         "AND year BETWEEN %(first_year)s AND %(last_year)s "
         "AND cx BETWEEN %(x0)s AND %(x1)s AND cy BETWEEN %(y0)s AND %(y1)s"
     )
-    params = _scope_params(scope, window) | study.lattice_range(lattice)
+    params = scope_params(scope, window) | study.lattice_range(lattice)
     params |= {
         "lattice": lattice,
         "dimension": DIMENSION_CODES[dimension],
@@ -765,7 +765,7 @@ def _lattice_rows(
     return fetch_rows(session, sql, params, YEAR_COLUMNS)
 
 
-def _fact_conditions(scope: Scope) -> tuple[str, dict[str, Any]]:
+def fact_conditions(scope: Scope) -> tuple[str, dict[str, Any]]:
     """SQL conditions on hotspot_fact for the scope's filters and exclusions."""
     clauses = [
         "source = ANY(%(sources)s)",
@@ -785,12 +785,12 @@ def _fact_conditions(scope: Scope) -> tuple[str, dict[str, Any]]:
 
 def _fact_lattice_rows(session: Session, study: StudyArea, window: Window, scope: Scope) -> NDArray[Any]:
     """(month, cx, cy, n) rows counted from the facts on the 50 m lattice."""
-    conditions, params = _fact_conditions(scope)
+    conditions, params = fact_conditions(scope)
     sql = (
         f"SELECT {MONTH_INDEX_SQL}, cx, cy, count(*)::int4 AS n FROM hotspot_fact WHERE {conditions} "
         "GROUP BY 1, cx, cy"
     )
-    params |= _scope_params(scope, window) | study.lattice_range(FINE_LATTICE)
+    params |= scope_params(scope, window) | study.lattice_range(FINE_LATTICE)
     return fetch_rows(session, sql, params, LATTICE_COLUMNS)
 
 
@@ -798,9 +798,9 @@ def _fact_point_counts(
     session: Session, grid: Grid, study: StudyArea, window: Window, scope: Scope
 ) -> NDArray[np.int64]:
     """Counts per (month, cell) from each fact's coordinates, binned by the engine itself."""
-    conditions, params = _fact_conditions(scope)
+    conditions, params = fact_conditions(scope)
     sql = f"SELECT {MONTH_INDEX_SQL}, x, y FROM hotspot_fact WHERE {conditions}"
-    params |= _scope_params(scope, window) | study.lattice_range(FINE_LATTICE)
+    params |= scope_params(scope, window) | study.lattice_range(FINE_LATTICE)
     rows = fetch_rows(session, sql, params, [("month", ">i4"), ("x", ">f8"), ("y", ">f8")])
     cells = assign_cells(grid, rows["x"], rows["y"])
     if (cells < 0).any():

@@ -343,6 +343,51 @@ async function loadAreas(layer, url, say) {
   say(`${body.features.length} small areas shaded by deprivation decile.`);
 }
 
+const RATE_COLOUR = '#912b88';
+const RATE_CLASSES = 5;
+
+// Class breaks at the quintiles of the rates shown (hidden and unknown rates take no class).
+function rateBreaks(rates) {
+  const sorted = rates.filter((rate) => rate !== null).sort((a, b) => a - b);
+  if (!sorted.length) {
+    return [];
+  }
+  const breaks = [];
+  for (let k = 1; k < RATE_CLASSES; k += 1) {
+    breaks.push(sorted[Math.min(sorted.length - 1, Math.floor((k * sorted.length) / RATE_CLASSES))]);
+  }
+  return breaks;
+}
+
+function rateLines(p, hidden) {
+  const count = p.count === null ? `Records: ${hidden || 'hidden'}` : `Records: ${p.count}`;
+  const people = p.young_people === null ? 'Young people: not known' : `Young people: ${Math.round(p.young_people)}`;
+  const rate = p.rate_per_1000 === null ? 'Rate: not shown' : `Rate per 1,000 young people: ${p.rate_per_1000}`;
+  return [p.name || p.code, p.code, count, people, rate];
+}
+
+async function loadRates(layer, url, say) {
+  const body = await fetchJson(url, say);
+  const breaks = rateBreaks(body.features.map((feature) => feature.properties.rate_per_1000));
+  layer.options.pane = 'csmap-areas';
+  layer.options.style = (feature) => {
+    const rate = feature.properties.rate_per_1000;
+    const step = rate === null ? -1 : breaks.filter((edge) => rate >= edge).length;
+    const shade = step < 0 ? 0 : 0.1 + step * 0.15;
+    return { color: RATE_COLOUR, weight: 1, fillColor: RATE_COLOUR, fillOpacity: shade, dashArray: step < 0 ? '4 4' : null };
+  };
+  layer.options.onEachFeature = (feature, area) => {
+    area.bindPopup(() => popupOf(rateLines(feature.properties, body.hidden_label)));
+  };
+  layer.addData(body);
+  const unshaded = body.features.filter((feature) => feature.properties.rate_per_1000 === null).length;
+  const [from, to] = body.window || ['', ''];
+  say(
+    `${body.features.length} small areas shaded by the map's records per 1,000 young people, ${from} to ${to}, ` +
+      `in ${RATE_CLASSES} bands of equal size; ${unshaded} not shaded (hidden or population not known).`,
+  );
+}
+
 async function loadAgency(layer, url, say) {
   const body = await fetchJson(url, say);
   const features = body.features.filter((feature) => (feature.properties.count || 0) > 0);
@@ -375,6 +420,10 @@ function startLayers(context) {
   }
   if (areas) {
     loaders.set(areas, () => loadAreas(areas, data.layers.areas, say));
+  }
+  const rates = container.dataset.rates ? window[container.dataset.rates] : null;
+  if (rates && data.layers.rates) {
+    loaders.set(rates, () => loadRates(rates, data.layers.rates, say));
   }
   if (agency && data.layers.agency) {
     loaders.set(agency, () => loadAgency(agency, data.layers.agency, say));
