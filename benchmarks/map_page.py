@@ -19,7 +19,8 @@ Figures are p50 and p95 over CSMAP_BENCH_RUNS runs (default 10) after two warm-u
   drawn (the page's `csmap-map-painted` performance mark), and to the last row of the table beside
   the map, which is written after the map paints (`csmap-table-written`);
 - layers: client time on loopback (httpx2) of the requests the map makes after it is shown: one
-  month's slice (/api/hotspots), the places layer and the small-areas layer.
+  month's slice (/api/hotspots), the places layer, the small-areas layer and the rate per 1,000 young
+  people layer (every area's exact count over the map's twelve months).
 """
 
 import gzip
@@ -247,6 +248,9 @@ def layer_runs(url: str, runs: int) -> Runs:
             ),
             "places layer (ms)": lambda: client.get("/maps/layers/places", params={"audience": "partner"}),
             "small-areas layer (ms)": lambda: client.get("/maps/layers/areas"),
+            "rate per 1,000 young people layer, whole window (ms)": lambda: client.get(
+                "/maps/layers/areas", params={"rates": "true", "audience": "partner", "cell": "250"}
+            ),
         }
         for name, send in requests.items():
             for run in range(WARM_UP + runs):
