@@ -157,6 +157,7 @@ def test_an_analyst_maps_hotspots_and_publishes_them_for_partners(
     layer_switch(page, "Rate per 1,000")
     expect(hotspots).to_have_attribute("data-layers-loaded", "3")
     expect(page.get_by_text("shaded by the map's records per 1,000 young people")).to_be_attached()
+    expect(page.locator("#rate-legend li").first).to_contain_text("per 1,000")
     expect(hotspots.locator(".leaflet-marker-icon").first).to_be_visible()
     open_place_popup(page, marked_up)
     expect(hotspots.locator(".leaflet-popup-content")).to_contain_text(marked_up)

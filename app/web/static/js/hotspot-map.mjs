@@ -344,6 +344,10 @@ async function loadAreas(layer, url, say) {
 }
 
 const RATE_COLOUR = '#912b88';
+
+function figure(value) {
+  return Number(value).toLocaleString('en-GB', { maximumFractionDigits: 1 });
+}
 const RATE_CLASSES = 5;
 
 // Class breaks at the quintiles of the rates shown (hidden and unknown rates take no class).
@@ -356,14 +360,42 @@ function rateBreaks(rates) {
   for (let k = 1; k < RATE_CLASSES; k += 1) {
     breaks.push(sorted[Math.min(sorted.length - 1, Math.floor((k * sorted.length) / RATE_CLASSES))]);
   }
-  return breaks;
+  return [...new Set(breaks)].filter((edge) => edge > 0);
 }
 
 function rateLines(p, hidden) {
   const count = p.count === null ? `Records: ${hidden || 'hidden'}` : `Records: ${p.count}`;
   const people = p.young_people === null ? 'Young people: not known' : `Young people: ${Math.round(p.young_people)}`;
-  const rate = p.rate_per_1000 === null ? 'Rate: not shown' : `Rate per 1,000 young people: ${p.rate_per_1000}`;
+  const rate = p.rate_per_1000 === null ? 'Rate: not shown' : `Rate per 1,000 young people: ${figure(p.rate_per_1000)}`;
   return [p.name || p.code, p.code, count, people, rate];
+}
+
+// The bands beside the map: a swatch and the range of rates each shade stands for.
+function showRateLegend(breaks) {
+  const legend = document.getElementById('rate-legend');
+  if (!legend || !breaks.length) {
+    return;
+  }
+  const edges = [0, ...breaks];
+  legend.replaceChildren(
+    ...edges.map((low, step) => {
+      const item = document.createElement('li');
+      const swatch = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
+      swatch.setAttribute('width', '24');
+      swatch.setAttribute('height', '16');
+      swatch.setAttribute('aria-hidden', 'true');
+      const box = document.createElementNS('http://www.w3.org/2000/svg', 'rect');
+      box.setAttribute('width', '24');
+      box.setAttribute('height', '16');
+      box.setAttribute('fill', RATE_COLOUR);
+      box.setAttribute('fill-opacity', String(0.1 + step * 0.15));
+      swatch.append(box);
+      const high = step + 1 < edges.length ? ` to under ${figure(edges[step + 1])}` : ' and over';
+      item.append(swatch, `${figure(low)}${high} per 1,000`);
+      return item;
+    }),
+  );
+  legend.hidden = false;
 }
 
 async function loadRates(layer, url, say) {
@@ -380,6 +412,7 @@ async function loadRates(layer, url, say) {
     area.bindPopup(() => popupOf(rateLines(feature.properties, body.hidden_label)));
   };
   layer.addData(body);
+  showRateLegend(breaks);
   const unshaded = body.features.filter((feature) => feature.properties.rate_per_1000 === null).length;
   const [from, to] = body.window || ['', ''];
   say(
