@@ -49,13 +49,13 @@ from mapping.hotspots.service import (
     HotspotMap,
     HotspotQuery,
     SourceChoice,
+    collection_members,
     describe_query,
     hotspot_geojson,
     hotspot_map,
     month_window,
     to_wgs84,
 )
-from mapping.hotspots.stats import DistanceBand, NearestNeighbours
 from mapping.hotspots.trend import PATTERNS
 from mapping.places.schemas import PlaceFilter
 from mapping.places.service import icons_of, list_places, place_types
@@ -267,37 +267,9 @@ def _filter_values(form: MapForm) -> dict[str, str]:
 
 
 def map_facts(computed: HotspotMap, policy: DisclosurePolicy) -> dict[str, Any]:
-    """How the map was made and its total, named as the hotspot API's top-level members."""
-    query, window, neighbourhood = computed.query, computed.window, computed.neighbourhood
-    facts: dict[str, Any] = {
-        "audience": query.audience.value,
-        "cell": None if computed.grid is None else computed.grid.cell_size,
-        "shape": query.shape.value,
-        "neighbourhood": None,
-        "inference": {"type": "analytic"},
-        "fdr": query.fdr,
-        "window": {
-            "from": window.start.isoformat(),
-            "to": window.end.isoformat(),
-            "months": [month.strftime("%Y-%m") for month in window.months],
-        },
-        "source": query.source.value,
-        "filters": computed.filters,
-        "total": int(computed.counts.sum()),
-        "bbox": list(query.bbox) if query.bbox else None,
-        "area": area_facts(computed),
-    }
-    if isinstance(neighbourhood, DistanceBand):
-        facts["neighbourhood"] = {"type": "distance_band", "distance_m": neighbourhood.metres}
-    elif isinstance(neighbourhood, NearestNeighbours):
-        facts["neighbourhood"] = {"type": "nearest_neighbours", "k": neighbourhood.k}
-    if query.permutations:
-        facts["inference"] = {"type": "permutation", "permutations": query.permutations, "seed": query.seed}
-    if query.audience is Audience.PARTNER:
-        published = policy.publish_total(computed.counts)
-        facts |= {"total": published.value, "hidden_cells": published.hidden_parts}
-        facts["disclosure"] = {"threshold": policy.threshold, "rounding_base": policy.rounding_base}
-    return facts
+    """How the map was made and its total: the hotspot API's top-level members, with the drawn
+    area described in words for the page."""
+    return collection_members(computed, policy) | {"area": area_facts(computed)}
 
 
 def area_facts(computed: HotspotMap) -> dict[str, Any] | None:

@@ -1074,7 +1074,7 @@ def to_wgs84(session: Session, points: NDArray[np.float64]) -> NDArray[np.float6
 def hotspot_geojson(*, session: Session, hotspot_map: HotspotMap, policy: DisclosurePolicy) -> bytes:
     """The map as a GeoJSON FeatureCollection in WGS84, for its audience."""
     grid, statistics = hotspot_map.grid, hotspot_map.statistics
-    header = _collection_members(hotspot_map, policy)
+    header = collection_members(hotspot_map, policy)
     if grid is None or statistics is None:
         return to_json(header | {"features": []})
     heads = _study_heads(feature_heads(session, grid), hotspot_map.cells)
@@ -1102,7 +1102,7 @@ def feature_text(heads: FeatureHeads, properties: Sequence[tuple[str, Sequence[s
     return joined(columns, len(heads.heads))[:-1]
 
 
-def _collection_members(hotspot_map: HotspotMap, policy: DisclosurePolicy) -> dict[str, Any]:
+def collection_members(hotspot_map: HotspotMap, policy: DisclosurePolicy) -> dict[str, Any]:
     """The top-level members: how the map was made, and its total."""
     query, window = hotspot_map.query, hotspot_map.window
     members: dict[str, Any] = {
