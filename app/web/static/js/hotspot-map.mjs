@@ -278,20 +278,7 @@ function startSlider(context) {
 
 function letters(text, name) {
   const badge = element('span', text || '•');
-  Object.assign(badge.style, {
-    display: 'block',
-    width: '28px',
-    height: '28px',
-    lineHeight: '24px',
-    borderRadius: '50%',
-    border: '2px solid #ffffff',
-    background: '#0b0c0c',
-    color: '#ffffff',
-    fontWeight: '700',
-    fontSize: '12px',
-    textAlign: 'center',
-    boxShadow: '0 0 0 2px #0b0c0c',
-  });
+  badge.className = 'csmap-place-badge';
   badge.setAttribute('aria-hidden', 'true');
   badge.dataset.name = name;
   return L.divIcon({ html: badge, className: '', iconSize: [28, 28], iconAnchor: [14, 14] });

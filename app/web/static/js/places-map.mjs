@@ -27,20 +27,7 @@ function show(container, map, bounds) {
 function letters(text) {
   const badge = document.createElement('span');
   badge.textContent = text || '•';
-  Object.assign(badge.style, {
-    display: 'block',
-    width: '28px',
-    height: '28px',
-    lineHeight: '24px',
-    borderRadius: '50%',
-    border: '2px solid #ffffff',
-    background: '#0b0c0c',
-    color: '#ffffff',
-    fontWeight: '700',
-    fontSize: '12px',
-    textAlign: 'center',
-    boxShadow: '0 0 0 2px #0b0c0c',
-  });
+  badge.className = 'csmap-place-badge';
   return L.divIcon({ html: badge, className: '', iconSize: [28, 28], iconAnchor: [14, 14] });
 }
 
