@@ -46,6 +46,15 @@ class Area:
             and self.min_latitude <= point.latitude <= self.max_latitude
         )
 
+    def holds_box(self, west: float, south: float, east: float, north: float) -> bool:
+        """Say whether a box (degrees, west-south-east-north) lies wholly inside the area."""
+        return (
+            self.min_longitude <= west
+            and east <= self.max_longitude
+            and self.min_latitude <= south
+            and north <= self.max_latitude
+        )
+
 
 class PossibleDuplicates(Conflict):
     """Records with the same date of birth and a similar name already exist."""

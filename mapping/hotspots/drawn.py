@@ -143,14 +143,7 @@ def _checked_shape(polygons: list[list[Ring]]) -> BaseGeometry:
 
 def check_inside(drawn: DrawnArea, area: Area) -> None:
     """Refuse a drawn area that reaches outside the deployment's area."""
-    west, south, east, north = drawn.bounds
-    inside = (
-        area.min_longitude <= west
-        and east <= area.max_longitude
-        and area.min_latitude <= south
-        and north <= area.max_latitude
-    )
-    if not inside:
+    if not area.holds_box(*drawn.bounds):
         raise refuse("The area must lie inside the deployment's area.")
 
 

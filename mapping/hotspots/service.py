@@ -578,13 +578,7 @@ def check_bbox(bbox: tuple[float, float, float, float], area: Area) -> None:
         raise InvalidInput(
             "The bbox must run west to east and south to north, in degrees inside the world.", field="bbox"
         )
-    inside = (
-        area.min_longitude <= west
-        and east <= area.max_longitude
-        and area.min_latitude <= south
-        and north <= area.max_latitude
-    )
-    if not inside:
+    if not area.holds_box(west, south, east, north):
         raise InvalidInput("The bbox must lie inside the deployment's area.", field="bbox")
 
 
