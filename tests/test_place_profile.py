@@ -8,6 +8,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from contexts.access import Actor
 from contexts.accounts.models import User
 from contexts.accounts.service import actor_for
 from contexts.audit.models import AuditAction, AuditEvent
@@ -66,35 +67,33 @@ def at_rank(
     add_concern(client, head, person_id, place_id=place_id, occurred_at=when, **more)
 
 
+def actor_named(session: Session, username: str) -> Actor:
+    """The actor of a test user."""
+    return actor_for(session.scalars(select(User).where(User.username == username)).one())
+
+
 def profile_for(session: Session, username: str, place_id: int) -> Any:
     """The profile as a user sees it."""
-    user = session.scalars(select(User).where(User.username == username)).one()
-    return place_profile(session=session, actor=actor_for(user), place_id=place_id, policy=DisclosurePolicy())
+    actor = actor_named(session, username)
+    return place_profile(session=session, actor=actor, place_id=place_id, policy=DisclosurePolicy())
+
+
+def three_linked_and_one_too_far(client: TestClient, rank: int) -> None:
+    """Three young people linked to the rank (two at it, one 70 m away) and one concern 1.4 km off."""
+    head = headers(client, "user-practitioner")
+    first, second, third = young_people(client, head, 3)
+    at_rank(client, head, first, rank, 5)
+    at_rank(client, head, second, rank, 20)
+    near = (NOW - timedelta(days=40)).isoformat()
+    add_concern(client, head, third, longitude=NEAR[0], latitude=NEAR[1], occurred_at=near)
+    far = (NOW - timedelta(days=2)).isoformat()
+    add_concern(client, head, third, longitude=FAR[0], latitude=FAR[1], occurred_at=far)
 
 
 def test_three_young_people_at_one_place_raise_an_alert_for_analysts_and_the_lead_agency(
     client: TestClient, rank: int, db_session: Session
 ) -> None:
-    head = headers(client, "user-practitioner")
-    first, second, third = young_people(client, head, 3)
-    at_rank(client, head, first, rank, 5)
-    at_rank(client, head, second, rank, 20)
-    add_concern(
-        client,
-        head,
-        third,
-        longitude=NEAR[0],
-        latitude=NEAR[1],
-        occurred_at=(NOW - timedelta(days=40)).isoformat(),
-    )
-    add_concern(
-        client,
-        head,
-        third,
-        longitude=FAR[0],
-        latitude=FAR[1],
-        occurred_at=(NOW - timedelta(days=2)).isoformat(),
-    )
+    three_linked_and_one_too_far(client, rank)
     analyst = profile_for(db_session, "user-analyst", rank)
     assert (analyst.audience, analyst.young_people_recently, analyst.alert) == ("analyst", 3, True)
     assert sum(month.count for month in analyst.months) == 3
@@ -199,21 +198,13 @@ def test_profile_api_answers_by_role(client: TestClient, rank: int) -> None:
 
 def alerts_for(session: Session, username: str, rule: LinkRule | None = None) -> list[LinkedPlaceAlert]:
     """The linked-by-place alerts a user is told of."""
-    user = session.scalars(select(User).where(User.username == username)).one()
-    return linked_place_alerts(session=session, actor=actor_for(user), rule=rule)
+    return linked_place_alerts(session=session, actor=actor_named(session, username), rule=rule)
 
 
 def test_alert_list_names_the_place_for_analysts_and_the_lead_agency_only(
     client: TestClient, rank: int, db_session: Session
 ) -> None:
-    head = headers(client, "user-practitioner")
-    first, second, third = young_people(client, head, 3)
-    at_rank(client, head, first, rank, 5)
-    at_rank(client, head, second, rank, 20)
-    near = (NOW - timedelta(days=40)).isoformat()
-    add_concern(client, head, third, longitude=NEAR[0], latitude=NEAR[1], occurred_at=near)
-    far = (NOW - timedelta(days=2)).isoformat()
-    add_concern(client, head, third, longitude=FAR[0], latitude=FAR[1], occurred_at=far)
+    three_linked_and_one_too_far(client, rank)
     (analyst,) = alerts_for(db_session, "user-analyst")
     profile = profile_for(db_session, "user-analyst", rank)
     assert (analyst.place_id, analyst.name, analyst.type_label) == (rank, "Station taxi rank", "Taxi rank")
