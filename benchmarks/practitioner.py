@@ -7,7 +7,9 @@ subprocess on a free loopback port, sign in as demo-practitioner through POST /a
    with one plain SQL query through psycopg (the floor), and as the HTML page (grid and table);
 2. name search over 100,000 young people (real names, misspellings, prefixes), against the naive
    `ILIKE '%term%'` a user would otherwise write;
-3. a mixed practitioner load (open a profile, read a chronology, record a concern) with Debian's wrk
+3. the linked-by-place list of places several young people are linked to (the API works it out on
+   every request);
+4. a mixed practitioner load (open a profile, read a chronology, record a concern) with Debian's wrk
    at several connection counts.
 
 Client times are measured on loopback with httpx2; server times are the `duration_ms` of the app's
@@ -286,6 +288,31 @@ def chronology_benchmark(
     return table
 
 
+LINK_REQUESTS = 20
+
+
+def linked_places_benchmark(server: Server) -> Table:
+    """Places where three or more young people are linked in 90 days (GET /api/linked-by-place).
+
+    The API works the list out on every request; home pages keep it for a minute per agency.
+    """
+    places = 0
+    request_ids: list[str] = []
+    for run in range(2 + LINK_REQUESTS):
+        request_id, _, response = server.timed("GET", "/api/linked-by-place")
+        places = len(response.json()["places"])
+        if run >= 2:
+            request_ids.append(request_id)
+    time.sleep(0.5)
+    logged = server.durations()
+    server_ms = [logged[request_id] for request_id in request_ids]
+    table = Table(title=f"Linked by place for demo-practitioner ({LINK_REQUESTS} requests)")
+    for column in ("", "p50 ms", "p95 ms", "p99 ms", "places listed"):
+        table.add_column(column, justify="right" if column else "left")
+    table.add_row("GET /api/linked-by-place, server (access log)", *milliseconds(server_ms), f"{places:,}")
+    return table
+
+
 def web_client(server: Server) -> httpx2.Client:
     """A browser-like client signed in through the web form as demo-practitioner, reason given."""
     client = httpx2.Client(base_url=server.url, timeout=60, follow_redirects=True)
@@ -471,6 +498,7 @@ def run(cluster: Cluster, workdir: Path, console: Console, size: DemoSize) -> No
                 lambda: chronology_benchmark(server, floor, person_id, agency_id),
                 lambda: grid_benchmark(server, person_id),
                 lambda: search_benchmark(server, floor, terms, agency_id),
+                lambda: linked_places_benchmark(server),
                 lambda: wrk_benchmark(server, data["ids"], workdir, console),
             ]
             for step in measure:
