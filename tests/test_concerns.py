@@ -256,13 +256,16 @@ def test_chronology_json_is_byte_for_byte_the_model_serialisation(
     user = db_session.scalars(select(User).where(User.username == "user-practitioner")).one()
     actor = actor_for(user)
     url = f"/api/young-people/{person_id}/chronology"
-    pages: list[tuple[dict[str, Any], tuple[int, int]]] = [
-        ({}, (500, 0)),
-        ({"limit": 2, "offset": 3}, (2, 3)),
-        ({"limit": 5, "offset": 50}, (5, 50)),
-        ({"kind": "harm"}, (500, 0)),
+    pages: list[tuple[dict[str, Any], tuple[int, int], int]] = [
+        ({}, (500, 0), 7),
+        ({"limit": 2, "offset": 3}, (2, 3), 7),
+        ({"limit": 4, "offset": 3}, (4, 3), 7),
+        ({"limit": 7}, (7, 0), 7),
+        ({"limit": 5, "offset": 5}, (5, 5), 7),
+        ({"limit": 5, "offset": 50}, (5, 50), 7),
+        ({"kind": "harm"}, (500, 0), 1),
     ]
-    for params, (limit, offset) in pages:
+    for params, (limit, offset), expected_total in pages:
         served = client.get(url, params=params, headers=head)
         filters = ChronologyFilter(kinds=[ConcernKind(params["kind"])] if "kind" in params else [])
         entries, total = chronology_entries(
@@ -278,5 +281,6 @@ def test_chronology_json_is_byte_for_byte_the_model_serialisation(
         items = [ConcernRead.model_validate({**e._asdict(), "language_findings": {}}) for e in entries]
         model = Chronology(young_person_id=person_id, items=items, total=total, limit=limit, offset=offset)
         assert served.content == model.model_dump_json().encode()
+        assert served.json()["total"] == total == expected_total
     body = client.get(url, params={"limit": 5, "offset": 50}, headers=head).json()
     assert (body["items"], body["total"]) == ([], 7)

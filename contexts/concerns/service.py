@@ -4,8 +4,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
+import orjson
 from geoalchemy2.shape import from_shape, to_shape
-from pydantic_core import to_json
 from shapely.geometry import Point
 from sqlalchemy import ColumnElement, Select, String, column, func, select, table, type_coerce
 from sqlalchemy.orm import Session
@@ -351,9 +351,9 @@ def _entry_columns(*, as_text: bool) -> list[Any]:
 def _chronology_query(
     actor: Actor, person_id: int, filters: ChronologyFilter, *, as_text: bool
 ) -> Select[Any]:
-    """Visible, filtered entries with names joined, oldest first, each row carrying the filtered total."""
+    """Visible, filtered entries with names joined, oldest first."""
     return (
-        select(*_entry_columns(as_text=as_text), func.count().over().label("total"))
+        select(*_entry_columns(as_text=as_text))
         .select_from(Concern)
         .where(*_conditions(actor, person_id, filters))
         .join(Agency, Agency.id == Concern.agency_id)
@@ -366,17 +366,19 @@ def _chronology_query(
 def _read_page(
     session: Session, query: Select[Any], limit: int | None, offset: int, count: Select[Any]
 ) -> tuple[list[str], list[Any], int]:
-    """Column names, one page of rows and the total (counted apart only for a page past the end).
+    """Column names, one page of rows and the filtered total.
 
-    Run on the Core connection: the rows are plain tuples, with no ORM loading step per row.
+    Run on the Core connection: the rows are plain tuples, with no ORM loading step per row. A page
+    that ends before its limit gives the total by itself; only a full page, or one past the end,
+    counts the rest apart (a window count over every row cost more than the whole count query).
     """
     result = session.connection().execute(
         query.offset(offset).limit(limit) if limit else query.offset(offset)
     )
     names, rows = list(result.keys()), list(result.all())
-    if rows:
-        return names, rows, int(rows[0][-1])
-    total = session.scalar(select(func.count()).select_from(count.subquery())) if offset else 0
+    if (rows or not offset) and (limit is None or len(rows) < limit):
+        return names, rows, offset + len(rows)
+    total = session.scalar(select(func.count()).select_from(count.subquery()))
     return names, rows, total or 0
 
 
@@ -413,7 +415,7 @@ def chronology_entries(
     person = get_young_person(session=session, actor=actor, person_id=person_id)
     query = _chronology_query(actor, person.id, filters, as_text=False)
     names, rows, total = _read_page(session, query, limit, offset, _filtered(actor, person.id, filters))
-    entries = [ChronologyEntry._make(row[:-1]) for row in rows]
+    entries = [ChronologyEntry._make(row) for row in rows]
     _audit_chronology(session, actor, origin, reason, person.id)
     return entries, total
 
@@ -437,12 +439,11 @@ def chronology_json(
     person = get_young_person(session=session, actor=actor, person_id=person_id)
     query = _chronology_query(actor, person.id, filters, as_text=True)
     names, rows, total = _read_page(session, query, limit, offset, _filtered(actor, person.id, filters))
-    names[-1] = "language_findings"
     no_findings: dict[str, Any] = {}
-    items = [dict(zip(names, (*row[:-1], no_findings), strict=True)) for row in rows]
+    items = [dict(zip(names, row, strict=True), language_findings=no_findings) for row in rows]
     _audit_chronology(session, actor, origin, reason, person.id)
     page = {"young_person_id": person.id, "items": items, "total": total, "limit": limit, "offset": offset}
-    return to_json(page)
+    return orjson.dumps(page, option=orjson.OPT_UTC_Z)
 
 
 def entries_by_id(*, session: Session, actor: Actor, person_id: int, ids: set[int]) -> dict[int, Any]:
