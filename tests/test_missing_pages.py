@@ -21,8 +21,8 @@ from tests.test_young_people import create, headers
 
 UK = ZoneInfo("Europe/London")
 TODAY = datetime.now(UK).date()
-THREE_DAYS_AGO = TODAY - timedelta(days=3)
-FIVE_DAYS_AGO = TODAY - timedelta(days=5)
+FOUR_DAYS_AGO = TODAY - timedelta(days=4)
+SIX_DAYS_AGO = TODAY - timedelta(days=6)
 
 
 @pytest.fixture
@@ -59,13 +59,13 @@ def when(prefix: str, day: date | None, clock: str = "") -> dict[str, str]:
 
 
 def fields(token: str, **changes: Any) -> dict[str, Any]:
-    """A valid episode: missing five days ago from an address, still missing."""
+    """A valid episode: missing six days ago from an address, still missing."""
     return {
         "csrf_token": token,
         "missing_from_place_id": "",
         "missing_from_address": "Oak House children's home",
-        **when("missing_since", FIVE_DAYS_AGO, "21:30"),
-        **when("reported_at", FIVE_DAYS_AGO, "23:05"),
+        **when("missing_since", SIX_DAYS_AGO, "21:30"),
+        **when("reported_at", SIX_DAYS_AGO, "23:05"),
         **when("found_at", None),
         "found_place_id": "",
         "found_address": "",
@@ -141,7 +141,7 @@ def test_an_empty_form_names_what_is_missing_and_saves_nothing(
     ("changes", "message", "anchor"),
     [
         (
-            {**when("found_at", FIVE_DAYS_AGO, "20:00")},
+            {**when("found_at", SIX_DAYS_AGO, "20:00")},
             "The time they were found cannot be before the time they went missing",
             "found_at-day",
         ),
@@ -151,17 +151,17 @@ def test_an_empty_form_names_what_is_missing_and_saves_nothing(
             "missing_since-day",
         ),
         (
-            {**when("reported_at", FIVE_DAYS_AGO, "20:00")},
+            {**when("reported_at", SIX_DAYS_AGO, "20:00")},
             "The time they were reported missing cannot be before the time they went missing",
             "reported_at-day",
         ),
         (
-            {**when("missing_since", FIVE_DAYS_AGO, "25:99")},
+            {**when("missing_since", SIX_DAYS_AGO, "25:99")},
             "Enter the time using the 24-hour clock",
             "missing_since-day",
         ),
         (
-            {**when("missing_since", FIVE_DAYS_AGO, "")},
+            {**when("missing_since", SIX_DAYS_AGO, "")},
             "Enter the time as well as the date",
             "missing_since-day",
         ),
@@ -177,14 +177,14 @@ def test_an_empty_form_names_what_is_missing_and_saves_nothing(
         ),
         (
             {
-                **when("found_at", THREE_DAYS_AGO, "08:00"),
-                **when("return_interview", THREE_DAYS_AGO, "07:00"),
+                **when("found_at", FOUR_DAYS_AGO, "08:00"),
+                **when("return_interview", FOUR_DAYS_AGO, "07:00"),
             },
             "The return interview cannot be offered before they were found",
             "return_interview-day",
         ),
         (
-            {**when("found_at", THREE_DAYS_AGO, "08:00"), "return_interview_declined": "yes"},
+            {**when("found_at", FOUR_DAYS_AGO, "08:00"), "return_interview_declined": "yes"},
             "Enter when the return interview was offered before saying it was declined",
             "return_interview_declined",
         ),
@@ -239,15 +239,15 @@ def test_an_episode_is_recorded_in_uk_time_with_its_place_and_linked_entries(
         missing_from_place_id=str(place.id),
         missing_from_address="",
         concerns=[str(entry["id"])],
-        **when("found_at", THREE_DAYS_AGO, "7:15"),
+        **when("found_at", FOUR_DAYS_AGO, "7:15"),
         found_address="Car park behind the market",
         found_with="Two older males <b>unknown</b>",
     )
     stored = db_session.get(MissingEpisode, episode_id)
     assert stored is not None
-    assert stored.missing_since == uk(FIVE_DAYS_AGO, "21:30")
-    assert stored.reported_at == uk(FIVE_DAYS_AGO, "23:05")
-    assert stored.found_at == uk(THREE_DAYS_AGO, "07:15")
+    assert stored.missing_since == uk(SIX_DAYS_AGO, "21:30")
+    assert stored.reported_at == uk(SIX_DAYS_AGO, "23:05")
+    assert stored.found_at == uk(FOUR_DAYS_AGO, "07:15")
     assert stored.missing_from_place_id == place.id
     links = db_session.scalars(
         select(MissingEpisodeConcern.concern_id).where(MissingEpisodeConcern.missing_episode_id == episode_id)
@@ -257,8 +257,8 @@ def test_an_episode_is_recorded_in_uk_time_with_its_place_and_linked_entries(
     page = browser.get(f"/missing-episodes/{episode_id}?saved=recorded", headers=HTML).text
     assert "Missing episode recorded." in page
     assert "Station Road takeaway" in page
-    assert f"{FIVE_DAYS_AGO:%-d %B %Y}, 21:30" in page
-    assert f"{THREE_DAYS_AGO:%-d %B %Y}, 07:15" in page
+    assert f"{SIX_DAYS_AGO:%-d %B %Y}, 21:30" in page
+    assert f"{FOUR_DAYS_AGO:%-d %B %Y}, 07:15" in page
     assert "Two older males &lt;b&gt;unknown&lt;/b&gt;" in page
     assert "1 day" in page
     assert "Overdue" in page
@@ -279,7 +279,7 @@ def test_the_list_shows_durations_overdue_interviews_and_the_places(
         browser,
         person_id,
         missing_from_place_id=str(place.id),
-        **when("found_at", THREE_DAYS_AGO, "09:30"),
+        **when("found_at", FOUR_DAYS_AGO, "09:30"),
         found_with="Her aunt",
     )
     offered = record(
@@ -302,7 +302,7 @@ def test_the_list_shows_durations_overdue_interviews_and_the_places(
     assert "Still missing" in rows[str(still)]
     assert "Overdue" in rows[str(overdue)]
     assert "Her aunt" in rows[str(overdue)]
-    assert hours(uk(THREE_DAYS_AGO, "09:30") - uk(FIVE_DAYS_AGO, "21:30")) in rows[str(overdue)]
+    assert hours(uk(FOUR_DAYS_AGO, "09:30") - uk(SIX_DAYS_AGO, "21:30")) in rows[str(overdue)]
     assert "Declined" in rows[str(offered)]
     assert f"Offered {TODAY - timedelta(days=8):%-d %B %Y}" in rows[str(offered)]
     assert (
@@ -328,7 +328,7 @@ def test_the_list_shows_durations_overdue_interviews_and_the_places(
 
 def test_the_map_api_answers_the_signed_in_browser(browser: TestClient, person_id: int, place: Place) -> None:
     record(
-        browser, person_id, missing_from_place_id=str(place.id), **when("found_at", THREE_DAYS_AGO, "09:30")
+        browser, person_id, missing_from_place_id=str(place.id), **when("found_at", FOUR_DAYS_AGO, "09:30")
     )
     response = browser.get(
         f"/api/young-people/{person_id}/missing-places", headers={"Accept": "application/json"}
@@ -351,7 +351,7 @@ def test_changing_an_episode_records_when_found_and_a_stale_version_keeps_what_w
     form = browser.get(url, headers=HTML)
     assert form.status_code == 200
     assert input_value(form.text, "missing_since-time") == "21:30"
-    assert input_value(form.text, "missing_since-day") == str(FIVE_DAYS_AGO.day)
+    assert input_value(form.text, "missing_since-day") == str(SIX_DAYS_AGO.day)
     version = re.search(r'name="version" value="(\d+)"', form.text)
     assert version is not None
     found = {

@@ -631,7 +631,9 @@ def new_concern_submit(
         if day is None:
             field_errors["occurred"] = "Enter when it happened"
         else:
-            occurred = datetime(day.year, day.month, day.day, 12, tzinfo=UTC)
+            # The start of the day, as an import stores a date: midday would put today in the future
+            # every morning, and the form offers today.
+            occurred = datetime(day.year, day.month, day.day, tzinfo=UTC)
     except ValueError as problem:
         field_errors["occurred"] = str(problem)
     payload = {
