@@ -1,17 +1,22 @@
-"""Liveness, and readiness that follows the database down and back up without a restart."""
+"""Liveness, readiness that follows the database down and back up without a restart, and pooled
+connections checked only after sitting idle."""
 
 import shutil
 import tempfile
 from pathlib import Path
 
+import psycopg
+import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine, text
 from sqlalchemy.orm import sessionmaker
 
+from app import db as app_db
 from app.db import make_engine
 from app.localdb import APP_ROLE, Cluster
 from app.main import create_app
 from app.settings import Settings
-from tests.conftest import TEST_SECRET, free_port
+from tests.conftest import TEST_SECRET, Database, free_port
 
 
 def test_healthz(client: TestClient) -> None:
@@ -44,3 +49,40 @@ def test_readyz_follows_database_down_and_back_up() -> None:
     finally:
         cluster.stop()
         shutil.rmtree(root, ignore_errors=True)
+
+
+def _backend_pid(engine: Engine) -> int:
+    """The server process of the connection a checkout hands out."""
+    with engine.connect() as connection:
+        return int(connection.execute(text("SELECT pg_backend_pid()")).scalar_one())
+
+
+def test_a_connection_broken_while_idle_is_replaced_before_use(
+    cluster: Cluster, test_database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = make_engine(test_database.app_url, threads=1)
+    try:
+        first = _backend_pid(engine)
+        with psycopg.connect(cluster.conninfo("postgres", "postgres"), autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (first,))
+        monkeypatch.setattr(app_db, "PING_AFTER_IDLE_SECONDS", 0.0)
+        second = _backend_pid(engine)
+        assert second != first
+    finally:
+        engine.dispose()
+
+
+def test_a_connection_handed_back_a_moment_ago_is_not_pinged(
+    test_database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = make_engine(test_database.app_url, threads=1)
+    pings: list[object] = []
+    monkeypatch.setattr(engine.dialect, "do_ping", pings.append)
+    try:
+        pids = {_backend_pid(engine) for _ in range(5)}
+        assert (len(pids), pings) == (1, [])
+        monkeypatch.setattr(app_db, "PING_AFTER_IDLE_SECONDS", 0.0)
+        _backend_pid(engine)
+        assert len(pings) == 1
+    finally:
+        engine.dispose()
