@@ -233,37 +233,29 @@ def _filtered(actor: Actor, person_id: int, filters: ChronologyFilter) -> Select
 def read_concerns(
     *, session: Session, concerns: list[Concern], rules: tuple[Rule, ...] = ()
 ) -> list[ConcernRead]:
-    """Shape entries for reading, with names looked up in one query each."""
+    """Shape entries for reading, with their names looked up in one query."""
     if not concerns:
         return []
-    users = {
-        row.id: row.display_name
+    names = {
+        row.id: row
         for row in session.execute(
-            select(User.id, User.display_name).where(User.id.in_({c.recorded_by_id for c in concerns}))
+            select(
+                Concern.id,
+                User.display_name.label("recorded_by"),
+                Agency.name.label("agency_name"),
+                ConcernCategory.code.label("category"),
+                ConcernCategory.label.label("category_label"),
+            )
+            .join(User, User.id == Concern.recorded_by_id)
+            .join(Agency, Agency.id == Concern.agency_id)
+            .join(ConcernCategory, ConcernCategory.id == Concern.category_id)
+            .where(Concern.id.in_([concern.id for concern in concerns]))
         )
     }
-    agencies = {
-        row.id: row.name
-        for row in session.execute(
-            select(Agency.id, Agency.name).where(Agency.id.in_({c.agency_id for c in concerns}))
-        )
-    }
-    cats = {
-        c.id: c
-        for c in session.scalars(
-            select(ConcernCategory).where(ConcernCategory.id.in_({c.category_id for c in concerns}))
-        )
-    }
-    return [_read(c, users, agencies, cats, rules) for c in concerns]
+    return [_read(concern, names[concern.id], rules) for concern in concerns]
 
 
-def _read(
-    concern: Concern,
-    users: dict[int, str],
-    agencies: dict[int, str],
-    cats: dict[int, ConcernCategory],
-    rules: tuple[Rule, ...],
-) -> ConcernRead:
+def _read(concern: Concern, names: Any, rules: tuple[Rule, ...]) -> ConcernRead:
     """One entry for reading."""
     longitude = latitude = None
     if concern.point is not None:
@@ -278,15 +270,15 @@ def _read(
         id=concern.id,
         young_person_id=concern.young_person_id,
         agency_id=concern.agency_id,
-        agency_name=agencies.get(concern.agency_id, ""),
-        recorded_by=users.get(concern.recorded_by_id, ""),
+        agency_name=names.agency_name,
+        recorded_by=names.recorded_by,
         recorded_at=concern.created_at,
         occurred_at=concern.occurred_at,
         occurred_precision=concern.occurred_precision,
         context=concern.context,
         kind=concern.kind,
-        category=cats[concern.category_id].code,
-        category_label=cats[concern.category_id].label,
+        category=names.category,
+        category_label=names.category_label,
         summary=concern.summary,
         detail=concern.detail,
         place_id=concern.place_id,
