@@ -35,6 +35,7 @@ EXPECTED_TABLES = {
     "postcode",
     "hotspot_fact",
     "hotspot_cell_count",
+    "small_area_cell",
     "alembic_version",
 }
 

@@ -7,7 +7,7 @@ Areas are statistical geographies (LSOAs, wards ...), not person records.
 import enum
 
 from geoalchemy2 import Geometry, WKBElement
-from sqlalchemy import Computed, Float, ForeignKey, SmallInteger, String, Text, UniqueConstraint
+from sqlalchemy import Computed, Float, ForeignKey, Integer, SmallInteger, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from contexts.base import Base, TimestampMixin
@@ -83,3 +83,19 @@ class Postcode(Base):
     lsoa_edition: Mapped[int | None] = mapped_column(SmallInteger)
     ward_code: Mapped[str | None] = mapped_column(String(20))
     source: Mapped[str] = mapped_column(String(20))
+
+
+class SmallAreaCell(Base):
+    """A 250 m square of the hotspot lattice that meets an area of a kind and edition.
+
+    `area_id` is the area every point of the square counts in, or None where the square crosses an
+    area's edge. The database keeps the rows as areas are written (migration `0012_small_area_cells`).
+    """
+
+    __tablename__ = "small_area_cell"
+
+    kind: Mapped[str] = mapped_column(String(20), primary_key=True)
+    edition: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    cx: Mapped[int] = mapped_column(Integer, primary_key=True)
+    cy: Mapped[int] = mapped_column(Integer, primary_key=True)
+    area_id: Mapped[int | None] = mapped_column(Integer)
