@@ -998,6 +998,113 @@ def test_area_counts_place_every_record_in_exactly_one_area_across_straddling_sq
     )
 
 
+def expected_squares(outlines: dict[str, Any]) -> dict[tuple[int, int], str | None]:
+    """Each 250 m square meeting an area: the first area (in the order added) meeting it, if that
+    area covers the whole square, else None."""
+    west, south, east, north = shapely.union_all(list(outlines.values())).bounds
+    found: dict[tuple[int, int], str | None] = {}
+    for cx in range(int(west // 250), int(east // 250) + 1):
+        for cy in range(int(south // 250), int(north // 250) + 1):
+            square = shapely.box(cx * 250, cy * 250, (cx + 1) * 250, (cy + 1) * 250)
+            first = next((code for code, outline in outlines.items() if outline.intersects(square)), None)
+            if first is not None:
+                found[(cx, cy)] = first if outlines[first].covers(square) else None
+    return found
+
+
+def stored_squares(session: Session) -> dict[tuple[int, int], str | None]:
+    """The squares the database keeps for the test areas' kind and edition."""
+    rows = session.execute(
+        text(
+            "SELECT c.cx, c.cy, a.code FROM small_area_cell AS c "
+            "LEFT JOIN small_area AS a ON a.id = c.area_id WHERE c.kind = 'lsoa' AND c.edition = 2021"
+        )
+    )
+    return {(int(cx), int(cy)): code for cx, cy, code in rows}
+
+
+def test_small_area_cells_say_which_area_holds_each_square_as_areas_change(db_session: Session) -> None:
+    outlines = add_test_areas(db_session)
+    squares = stored_squares(db_session)
+    assert squares == expected_squares(outlines)
+    assert None in squares.values()
+    assert {"KV-WEST", "KV-EAST"} <= set(squares.values())
+    db_session.execute(
+        text(
+            "UPDATE small_area SET geom = "
+            "ST_Multi(ST_Transform(ST_MakeEnvelope(:x0, :y0, :x1, :y1, 27700), 4326)) WHERE code = 'KV-EAST'"
+        ),
+        {"x0": SPLIT_X - 600, "y0": SOUTH + 400, "x1": WEST + 2_000, "y1": SOUTH + 1_900},
+    )
+    moved = db_session.execute(text("SELECT code, ST_AsText(geom_bng) FROM small_area ORDER BY id")).all()
+    changed = {str(code): shapely.from_wkt(wkt) for code, wkt in moved}
+    assert stored_squares(db_session) == expected_squares(changed)
+    db_session.execute(text("DELETE FROM small_area WHERE code = 'KV-WEST'"))
+    assert stored_squares(db_session) == expected_squares({"KV-EAST": changed["KV-EAST"]})
+
+
+def test_area_counts_with_filters_and_part_months_match_the_reference(
+    db_session: Session, borough: Borough
+) -> None:
+    outlines = add_test_areas(db_session)
+    records = reference_records(db_session)
+    cases: list[tuple[HotspotQuery, Callable[[Record], bool], date]] = [
+        (
+            HotspotQuery(start=START, end=END, filters=HotspotFilters(kinds=("harm",))),
+            lambda r: r.kind == "harm",
+            END,
+        ),
+        (
+            HotspotQuery(start=START, end=END, filters=HotspotFilters(kinds=("harm",), genders=("female",))),
+            lambda r: r.kind == "harm" and r.gender == "female",
+            END,
+        ),
+        (HotspotQuery(start=START, end=date(2026, 3, 15)), lambda _: True, date(2026, 3, 15)),
+    ]
+    for query, keep, end in cases:
+        shown = selected(records, actor=borough.analyst, end=end, keep=keep)
+        counts, _ = area_counts(db_session, borough.analyst, query, POLICY, kind="lsoa", edition=2021)
+        assert counts == expected_area_counts(shown, outlines)
+        assert sum(counts.values()) == len(shown) > 0
+    both = HotspotQuery(start=START, end=END, source=SourceChoice.BOTH, audience=Audience.PARTNER)
+    shown = selected(records, actor=borough.neighbourhood, audience=Audience.PARTNER, sources=(1, 2))
+    counts, _ = area_counts(db_session, borough.neighbourhood, both, POLICY, kind="lsoa", edition=2021)
+    assert counts == expected_area_counts(shown, outlines)
+
+
+def test_area_counts_follow_a_record_moved_within_its_square_across_an_edge(
+    db_session: Session, borough: Borough
+) -> None:
+    outlines = add_test_areas(db_session)
+    query = HotspotQuery(start=START, end=END)
+    concern = first_concern(
+        db_session, f"point IS NOT NULL AND occurred_at >= '{START}' AND sensitivity <> 'agency_only'"
+    )
+    counts = {}
+    for side, x in (("west", SPLIT_X - 5), ("east", SPLIT_X + 5)):
+        db_session.execute(
+            text(
+                "UPDATE concern SET point = ST_Transform(ST_SetSRID(ST_MakePoint(:x, :y), 27700), 4326) "
+                "WHERE id = :id"
+            ),
+            {"x": x, "y": SOUTH + 1_010, "id": concern},
+        )
+        records = selected(reference_records(db_session), actor=borough.analyst)
+        counts[side], _ = area_counts(db_session, borough.analyst, query, POLICY, kind="lsoa", edition=2021)
+        assert counts[side] == expected_area_counts(records, outlines)
+        assert (
+            area_counts(db_session, borough.analyst, query, POLICY, kind="lsoa", edition=2021)[0]
+            == counts[side]
+        )
+    assert counts["east"]["KV-EAST"] == counts["west"]["KV-EAST"] + 1
+    assert counts["east"]["KV-WEST"] == counts["west"]["KV-WEST"] - 1
+    db_session.execute(
+        text("UPDATE concern SET occurred_at = '2025-06-01T12:00Z' WHERE id = :id"), {"id": concern}
+    )
+    after, _ = area_counts(db_session, borough.analyst, query, POLICY, kind="lsoa", edition=2021)
+    assert after == counts["east"] | {"KV-EAST": counts["east"]["KV-EAST"] - 1}
+
+
 def test_area_rates_per_1000_young_people_use_published_counts_for_partners(
     db_session: Session, borough: Borough
 ) -> None:

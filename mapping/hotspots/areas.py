@@ -4,7 +4,13 @@ choropleth shades by.
 The facts a map counts (`query_scope`: sources, visibility, filters, window) are counted in the
 area that holds each one, exactly: every fact inside the areas counts in one area (a fact on a
 shared boundary in the area added first), and facts outside every area of the edition count
-nowhere. The points are read once and placed in Python against prepared outlines (GEOS indexes a
+nowhere. The map's bbox or drawn area does not limit the areas counted.
+
+Where the aggregate can count the query (`lattice_dimension`: whole months, no filter or one
+filter of distinct codes, no place types left out), an area gets the 250 m squares it wholly holds
+from `hotspot_cell_count`, and the records of the squares crossing an edge are placed one by one
+(`mapping.hotspots.area_cells`, which keeps them placed while they stay the same). Otherwise the
+query's points are read once and placed in Python against prepared outlines (GEOS indexes a
 prepared polygon's edges), each point tested only against the areas whose bounding box holds it;
 the same test in PostGIS cannot keep a prepared outline while the area changes from row to row,
 and was far slower. For partners the counts then pass through the disclosure gate and the rate is
@@ -26,13 +32,16 @@ from contexts.access import Actor, Permission, ensure
 from mapping.areas.models import SmallArea
 from mapping.areas.service import ChoroplethRow, rate_per_1000
 from mapping.disclosure import DisclosurePolicy
-from mapping.hotspots.models import FINE_LATTICE
+from mapping.hotspots.area_cells import NULL_CODE, area_layout, crossing_facts, held_counts, place_in_areas
+from mapping.hotspots.models import FINE_LATTICE, Dimension
 from mapping.hotspots.service import (
     Audience,
     HotspotQuery,
+    Scope,
     Window,
     fact_conditions,
     fetch_rows,
+    lattice_dimension,
     month_window,
     query_scope,
     scope_params,
@@ -78,10 +87,36 @@ def area_counts(
         ensure(actor, Permission.VIEW_ANALYST_HOTSPOTS)
     window = month_window(query.start, query.end)
     scope = query_scope(session=session, actor=actor, query=query, policy=policy)
+    dimension = lattice_dimension(window, scope)
+    if dimension is None or NULL_CODE in _filter_codes(scope, dimension):
+        return placed_counts(session, scope, window, kind=kind, edition=edition), window
+    return summed_counts(session, scope, window, dimension, kind=kind, edition=edition), window
+
+
+def _filter_codes(scope: Scope, dimension: Dimension) -> list[int]:
+    """The lattice codes the query's one filter selects (none without a filter)."""
+    return [] if dimension is Dimension.ALL else scope.lattice_values(dimension)
+
+
+def summed_counts(
+    session: Session, scope: Scope, window: Window, dimension: Dimension, *, kind: str, edition: int
+) -> dict[str, int]:
+    """Counts per area from the aggregate's wholly held squares and the placed crossing records."""
+    layout = area_layout(session, kind, edition)
+    held = held_counts(session, layout, window, scope, dimension)
+    crossing = crossing_facts(session, layout, kind, edition, window)
+    counts = held + crossing.counts(scope, window, dimension, len(layout.codes))
+    return {code: int(count) for code, count in zip(layout.codes, counts, strict=True) if count}
+
+
+def placed_counts(
+    session: Session, scope: Scope, window: Window, *, kind: str, edition: int
+) -> dict[str, int]:
+    """Counts per area from every one of the query's points, each placed against the outlines."""
     conditions, params = fact_conditions(scope)
     params |= scope_params(scope, window) | _lattice_range(session, kind, edition)
     points = fetch_rows(session, f"SELECT x, y FROM hotspot_fact WHERE {conditions}", params, POINT_COLUMNS)
-    return count_in_areas(points["x"], points["y"], _outlines(session, kind, edition)), window
+    return count_in_areas(points["x"], points["y"], _outlines(session, kind, edition))
 
 
 def _outlines(session: Session, kind: str, edition: int) -> list[tuple[str, BaseGeometry]]:
@@ -98,15 +133,7 @@ def count_in_areas(
     x: NDArray[np.float64], y: NDArray[np.float64], outlines: Sequence[tuple[str, BaseGeometry]]
 ) -> dict[str, int]:
     """How many points each area covers, a point covered by several going to the first."""
-    owner = np.full(x.shape[0], -1, dtype=np.int64)
-    for index, (_, outline) in enumerate(outlines):
-        west, south, east, north = outline.bounds
-        open_points = (owner < 0) & (x >= west) & (x <= east) & (y >= south) & (y <= north)
-        candidates = np.flatnonzero(open_points)
-        if candidates.size:
-            shapely.prepare(outline)
-            inside = shapely.intersects_xy(outline, x[candidates], y[candidates])
-            owner[candidates[inside]] = index
+    owner = place_in_areas(x, y, [outline for _, outline in outlines])
     counts = np.bincount(owner[owner >= 0], minlength=len(outlines))
     return {code: int(count) for (code, _), count in zip(outlines, counts, strict=True) if count}
 

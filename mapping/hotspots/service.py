@@ -488,7 +488,7 @@ def resolve_filters(
             )
     known: dict[Dimension, Mapping[str, str]] = {}
     for dimension in given:
-        known[dimension] = _known_values(session, dimension)
+        known[dimension] = known_values(session, dimension)
     if audience is Audience.PARTNER:
         hidden = set(given.get(Dimension.PLACE_TYPE, ())) & policy.hidden_place_types
         if hidden:
@@ -505,7 +505,7 @@ def resolve_filters(
     return stored, coded
 
 
-def _known_values(session: Session, dimension: Dimension) -> Mapping[str, str]:
+def known_values(session: Session, dimension: Dimension) -> Mapping[str, str]:
     """Every value a filter may take, as given -> as stored."""
     if dimension is Dimension.CONTEXT:
         return {value.value: value.value for value in Context}
@@ -679,18 +679,30 @@ def neighbourhood_for(query: HotspotQuery, grid: Grid) -> Neighbourhood:
     return DistanceBand(query.band if query.band is not None else DEFAULT_BAND_CELLS * grid.cell_size)
 
 
+def lattice_dimension(window: Window, scope: Scope) -> Dimension | None:
+    """The aggregate's layer that counts the scope's records exactly over the window, if one does:
+    whole months, no place types left out, and no filter (`ALL`) or one whose codes are distinct."""
+    if not window.whole_months or scope.excluded_place_types:
+        return None
+    dimensions = list(scope.filters)
+    if not dimensions:
+        return Dimension.ALL
+    if len(dimensions) == 1 and dimensions[0] in scope.coded:
+        return dimensions[0]
+    return None
+
+
 def count_plan(grid: Grid, window: Window, scope: Scope) -> CountPlan:
     """Choose the cheapest way to count that gives the exact counts."""
     size = grid.cell_size
     square_multiple = grid.shape is GridShape.SQUARE and size.is_integer()
-    if square_multiple and window.whole_months and not scope.excluded_place_types:
-        dimensions = list(scope.filters)
-        if not dimensions:
-            for lattice in (COARSE_LATTICE, FILTER_LATTICE):
-                if int(size) % lattice == 0:
-                    return CountPlan("cells", lattice)
-        elif len(dimensions) == 1 and dimensions[0] in scope.coded and int(size) % FILTER_LATTICE == 0:
-            return CountPlan("cells", FILTER_LATTICE, dimensions[0])
+    dimension = lattice_dimension(window, scope)
+    if square_multiple and dimension is Dimension.ALL:
+        for lattice in (COARSE_LATTICE, FILTER_LATTICE):
+            if int(size) % lattice == 0:
+                return CountPlan("cells", lattice)
+    elif square_multiple and dimension is not None and int(size) % FILTER_LATTICE == 0:
+        return CountPlan("cells", FILTER_LATTICE, dimension)
     if square_multiple and int(size) % FINE_LATTICE == 0:
         return CountPlan("facts", FINE_LATTICE)
     return CountPlan("facts", None)
@@ -708,7 +720,9 @@ def monthly_counts(
     """Counts per (month, cell) of the window over the grid, and how they were read (or `plan`)."""
     plan = plan or count_plan(grid, window, scope)
     if plan.table == "cells" and plan.lattice is not None:
-        rows = _lattice_rows(session, plan.lattice, plan.dimension, study, window, scope)
+        rows = lattice_rows(
+            session, plan.lattice, plan.dimension, study.lattice_range(plan.lattice), window, scope
+        )
         return fold_years(grid, plan.lattice, rows, window), plan
     if plan.lattice is not None:
         rows = _fact_lattice_rows(session, study, window, scope)
@@ -739,10 +753,16 @@ def scope_params(scope: Scope, window: Window) -> dict[str, Any]:
     }
 
 
-def _lattice_rows(
-    session: Session, lattice: int, dimension: Dimension, study: StudyArea, window: Window, scope: Scope
+def lattice_rows(
+    session: Session,
+    lattice: int,
+    dimension: Dimension,
+    cells: Mapping[str, int],
+    window: Window,
+    scope: Scope,
 ) -> NDArray[Any]:
-    """(year, cx, cy, January..December) rows of one lattice layer inside the study area."""
+    """(year, cx, cy, January..December) rows of one lattice layer in a range of its cells
+    (`x0`..`x1`, `y0`..`y1`, inclusive)."""
     sql = (
         f"SELECT year::int4 AS year, cx, cy, {', '.join(MONTH_COLUMNS)} FROM hotspot_cell_count "
         "WHERE lattice = %(lattice)s AND dimension = %(dimension)s AND value = ANY(%(values)s) "
@@ -750,7 +770,7 @@ def _lattice_rows(
         "AND year BETWEEN %(first_year)s AND %(last_year)s "
         "AND cx BETWEEN %(x0)s AND %(x1)s AND cy BETWEEN %(y0)s AND %(y1)s"
     )
-    params = scope_params(scope, window) | study.lattice_range(lattice)
+    params = scope_params(scope, window) | dict(cells)
     params |= {
         "lattice": lattice,
         "dimension": DIMENSION_CODES[dimension],
