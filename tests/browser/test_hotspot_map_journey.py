@@ -32,9 +32,8 @@ def first_cell(page: Page) -> dict[str, Any]:
     cell: dict[str, Any] = page.evaluate(
         """(selector) => {
             const container = document.querySelector(selector);
-            const layer = window[container.dataset.cells].getLayers()[0];
-            const ring = layer.getLatLngs()[0].map((point) => [point.lng, point.lat]);
-            return {id: layer.feature.id, ring};
+            const cell = window[container.dataset.cells].csmapCanvas.cell(0);
+            return {id: cell.record.cell_id, ring: cell.ring};
         }""",
         MAP,
     )

@@ -32,39 +32,72 @@ function monthWords(month) {
 }
 
 // Cells ---------------------------------------------------------------------------------------
+// A set of cells is `records` (each cell's figures, for its pop-up and its table row) and their
+// outlines as one run of vertices: cell k's ring is vertices starts[k] to starts[k + 1] - 1 of `lon`
+// and `lat`. Typed arrays and one canvas drawing keep thousands of cells cheap to build and paint.
 
-function toDegrees(fit, x, y) {
-  const u = (x - fit.middle[0]) / 1000;
-  const v = (y - fit.middle[1]) / 1000;
-  let longitude = 0;
-  let latitude = 0;
-  fit.terms.forEach(([i, j], index) => {
-    const term = u ** i * v ** j;
-    longitude += fit.lon[index] * term;
-    latitude += fit.lat[index] * term;
-  });
-  return [longitude, latitude];
+// The server's polynomial from British National Grid metres to degrees, as a function writing the
+// vertex `at` of `into` (the terms are u**i * v**j, u and v in km from the grid's middle).
+function polynomial(fit) {
+  const degree = Math.max(...fit.terms.map(([i, j]) => i + j));
+  const us = new Float64Array(degree + 1);
+  const vs = new Float64Array(degree + 1);
+  const is = fit.terms.map(([i]) => i);
+  const js = fit.terms.map(([, j]) => j);
+  return (x, y, into, at) => {
+    us[0] = 1;
+    vs[0] = 1;
+    const u = (x - fit.middle[0]) / 1000;
+    const v = (y - fit.middle[1]) / 1000;
+    for (let power = 1; power <= degree; power += 1) {
+      us[power] = us[power - 1] * u;
+      vs[power] = vs[power - 1] * v;
+    }
+    let longitude = 0;
+    let latitude = 0;
+    for (let term = 0; term < is.length; term += 1) {
+      const value = us[is[term]] * vs[js[term]];
+      longitude += fit.lon[term] * value;
+      latitude += fit.lat[term] * value;
+    }
+    into.lon[at] = longitude;
+    into.lat[at] = latitude;
+  };
 }
 
-function outline(layout, id) {
-  if (layout.rings) {
-    return layout.rings[String(id)];
-  }
-  const row = Math.floor(id / layout.columns);
-  const column = id % layout.columns;
-  const shift = row % 2 ? layout.odd_row_shift : 0;
-  const x = layout.origin[0] + layout.first_centre[0] + (column + shift) * layout.size;
-  const y = layout.origin[1] + layout.first_centre[1] + row * layout.row_spacing;
-  return layout.ring.map(([dx, dy]) => toDegrees(layout.fit, x + dx, y + dy));
+function outlines(count, vertices) {
+  return { starts: new Uint32Array(count + 1), lon: new Float64Array(vertices), lat: new Float64Array(vertices) };
 }
 
-function pageFeatures(data) {
-  const cells = data.cells;
-  return cells.id.map((id, index) => ({
-    type: 'Feature',
-    id,
-    geometry: { type: 'Polygon', coordinates: [outline(data.layout, id)] },
-    properties: {
+// The page's own cells: each placed from its id, the grid's shared outline and the fitted polynomial
+// (or given in degrees when none fitted).
+function pageCells(data) {
+  const { cells, layout } = data;
+  const count = cells.id.length;
+  const corners = layout.rings ? null : layout.ring.length;
+  const vertices = corners ? count * corners : cells.id.reduce((sum, id) => sum + layout.rings[String(id)].length, 0);
+  const shape = outlines(count, vertices);
+  const place = layout.rings ? null : polynomial(layout.fit);
+  let at = 0;
+  const records = cells.id.map((id, index) => {
+    shape.starts[index] = at;
+    if (place) {
+      const row = Math.floor(id / layout.columns);
+      const shift = row % 2 ? layout.odd_row_shift : 0;
+      const x = layout.origin[0] + layout.first_centre[0] + ((id % layout.columns) + shift) * layout.size;
+      const y = layout.origin[1] + layout.first_centre[1] + row * layout.row_spacing;
+      for (const [dx, dy] of layout.ring) {
+        place(x + dx, y + dy, shape, at);
+        at += 1;
+      }
+    } else {
+      for (const [longitude, latitude] of layout.rings[String(id)]) {
+        shape.lon[at] = longitude;
+        shape.lat[at] = latitude;
+        at += 1;
+      }
+    }
+    return {
       cell_id: id,
       count: cells.count[index],
       rate: cells.rate[index],
@@ -72,56 +105,269 @@ function pageFeatures(data) {
       trend: cells.trend[index] === null ? null : data.trends[cells.trend[index]],
       z: cells.z ? cells.z[index] : undefined,
       p: cells.p ? cells.p[index] : undefined,
-    },
-  }));
-}
-
-function boundsOf(features) {
-  let [west, south, east, north] = [180, 90, -180, -90];
-  for (const feature of features) {
-    for (const [longitude, latitude] of feature.geometry.coordinates[0]) {
-      west = Math.min(west, longitude);
-      east = Math.max(east, longitude);
-      south = Math.min(south, latitude);
-      north = Math.max(north, latitude);
-    }
-  }
-  return L.latLngBounds([south, west], [north, east]);
+    };
+  });
+  shape.starts[count] = at;
+  return { records, ...shape };
 }
 
 function trendWords(code) {
   return code ? code.charAt(0).toUpperCase() + code.slice(1).replaceAll('_', ' ') : 'No trend';
 }
 
-// A cell of /api/hotspots (analyst or partner members) in the page's own shape.
-function apiFeature(feature) {
-  const p = feature.properties;
+// A cell of /api/hotspots (analyst or partner members) as the page's record.
+function apiRecord(properties) {
+  const p = properties;
   return {
-    type: 'Feature',
-    id: p.cell_id,
-    geometry: feature.geometry,
-    properties: {
-      cell_id: p.cell_id,
-      count: p.count,
-      rate: p.rate,
-      bin: p.gi_bin ?? p.bin ?? 0,
-      trend: p.trend ? trendWords(p.trend) : null,
-      z: p.gi_z === undefined ? undefined : p.gi_z.toFixed(2),
-      p: p.gi_p_fdr === undefined ? undefined : Number(p.gi_p_fdr.toPrecision(3)).toString(),
-    },
+    cell_id: p.cell_id,
+    count: p.count,
+    rate: p.rate,
+    bin: p.gi_bin ?? p.bin ?? 0,
+    trend: p.trend ? trendWords(p.trend) : null,
+    z: p.gi_z === undefined ? undefined : p.gi_z.toFixed(2),
+    p: p.gi_p_fdr === undefined ? undefined : Number(p.gi_p_fdr.toPrecision(3)).toString(),
   };
 }
 
-function worthShowing(properties) {
-  const trend = properties.trend && properties.trend !== 'No pattern';
-  return (properties.count || 0) > 0 || properties.bin !== 0 || Boolean(trend);
+function worthShowing(record) {
+  const trend = record.trend && record.trend !== 'No pattern';
+  return (record.count || 0) > 0 || record.bin !== 0 || Boolean(trend);
 }
 
-function hottestFirst(a, b) {
-  const left = a.properties;
-  const right = b.properties;
+function hottestFirst(left, right) {
   return right.bin - left.bin || (right.count || 0) - (left.count || 0) || left.cell_id - right.cell_id;
 }
+
+// The cells of an /api/hotspots answer worth showing, hottest first, outlined as the API draws them.
+function apiCells(features) {
+  const kept = features
+    .map((feature) => ({ record: apiRecord(feature.properties), ring: feature.geometry.coordinates[0] }))
+    .filter((cell) => worthShowing(cell.record));
+  kept.sort((a, b) => hottestFirst(a.record, b.record));
+  const shape = outlines(kept.length, kept.reduce((sum, cell) => sum + cell.ring.length, 0));
+  let at = 0;
+  kept.forEach((cell, index) => {
+    shape.starts[index] = at;
+    for (const [longitude, latitude] of cell.ring) {
+      shape.lon[at] = longitude;
+      shape.lat[at] = latitude;
+      at += 1;
+    }
+  });
+  shape.starts[kept.length] = at;
+  return { records: kept.map((cell) => cell.record), ...shape };
+}
+
+function boundsOf({ lon, lat }) {
+  let [west, south, east, north] = [180, 90, -180, -90];
+  for (let at = 0; at < lon.length; at += 1) {
+    west = Math.min(west, lon[at]);
+    east = Math.max(east, lon[at]);
+    south = Math.min(south, lat[at]);
+    north = Math.max(north, lat[at]);
+  }
+  return L.latLngBounds([south, west], [north, east]);
+}
+
+// All the cells on one canvas: a Leaflet renderer (so it is placed, sized and zoom-animated as Leaflet's
+// own canvas is) that paints every cell of a bin as one path, then every outline as one stroke, instead
+// of one Leaflet polygon per cell. A click on a cell opens its pop-up; a cell under the pointer shows a
+// pointer cursor.
+const CellCanvas = L.Renderer.extend({
+  initialize(options) {
+    L.Renderer.prototype.initialize.call(this, options);
+    this._cells = { records: [], ...outlines(0, 0) };
+    this._colours = new Map();
+    this._project();
+  },
+
+  // Draw these cells (see pageCells), coloured by bin; `popup(record)` gives a cell's pop-up content.
+  setCells(cells, colours, popup) {
+    this._cells = cells;
+    this._colours = colours;
+    this._popup = popup;
+    this._project();
+    if (this._map) {
+      this._draw();
+    }
+    return this;
+  },
+
+  cellCount() {
+    return this._cells.records.length;
+  },
+
+  // A cell's record and its ring as [longitude, latitude] pairs.
+  cell(index) {
+    const { starts, lon, lat, records } = this._cells;
+    const ring = [];
+    for (let at = starts[index]; at < starts[index + 1]; at += 1) {
+      ring.push([lon[at], lat[at]]);
+    }
+    return { record: records[index], ring };
+  },
+
+  getBounds() {
+    return boundsOf(this._cells);
+  },
+
+  // The index of the cell holding a layer point, or -1.
+  cellAt(point) {
+    const { x, y } = this._unitOf(point);
+    const { starts, records } = this._cells;
+    const [xs, ys, box] = [this._xs, this._ys, this._boxes];
+    for (let index = 0; index < records.length; index += 1) {
+      const b = index * 4;
+      if (x >= box[b] && x <= box[b + 2] && y >= box[b + 1] && y <= box[b + 3]) {
+        let inside = false;
+        const [first, last] = [starts[index], starts[index + 1]];
+        for (let at = first, before = last - 1; at < last; before = at, at += 1) {
+          if (ys[at] > y !== ys[before] > y && x < ((xs[before] - xs[at]) * (y - ys[at])) / (ys[before] - ys[at]) + xs[at]) {
+            inside = !inside;
+          }
+        }
+        if (inside) {
+          return index;
+        }
+      }
+    }
+    return -1;
+  },
+
+  getEvents() {
+    const events = L.Renderer.prototype.getEvents.call(this);
+    events.click = this._onMapClick;
+    events.mousemove = this._onMapMouseMove;
+    return events;
+  },
+
+  // Every vertex in the CRS's pixels at zoom 0, and each cell's box there: a zoom only scales them.
+  _project() {
+    const { starts, lon, lat, records } = this._cells;
+    const crs = (this._map && this._map.options.crs) || L.CRS.EPSG3857;
+    this._xs = new Float64Array(lon.length);
+    this._ys = new Float64Array(lon.length);
+    this._boxes = new Float64Array(records.length * 4);
+    for (let at = 0; at < lon.length; at += 1) {
+      const point = crs.latLngToPoint({ lat: lat[at], lng: lon[at] }, 0);
+      this._xs[at] = point.x;
+      this._ys[at] = point.y;
+    }
+    for (let index = 0; index < records.length; index += 1) {
+      const b = index * 4;
+      this._boxes.set([Infinity, Infinity, -Infinity, -Infinity], b);
+      for (let at = starts[index]; at < starts[index + 1]; at += 1) {
+        this._boxes[b] = Math.min(this._boxes[b], this._xs[at]);
+        this._boxes[b + 1] = Math.min(this._boxes[b + 1], this._ys[at]);
+        this._boxes[b + 2] = Math.max(this._boxes[b + 2], this._xs[at]);
+        this._boxes[b + 3] = Math.max(this._boxes[b + 3], this._ys[at]);
+      }
+    }
+    this._byBin = new Map();
+    records.forEach((record, index) => {
+      const members = this._byBin.get(record.bin) || [];
+      members.push(index);
+      this._byBin.set(record.bin, members);
+    });
+  },
+
+  _unitOf(point) {
+    const map = this._map;
+    const scale = map.options.crs.scale(map.getZoom()) / map.options.crs.scale(0);
+    const origin = map.getPixelOrigin();
+    return { x: (point.x + origin.x) / scale, y: (point.y + origin.y) / scale };
+  },
+
+  _initContainer() {
+    this._container = document.createElement('canvas');
+    this._ctx = this._container.getContext('2d');
+  },
+
+  _destroyContainer() {
+    L.DomUtil.remove(this._container);
+    delete this._ctx;
+    delete this._container;
+  },
+
+  // As L.Canvas: the canvas covers the view and its padding; it is drawn again after every move.
+  _update() {
+    if (this._map._animatingZoom && this._bounds) {
+      return;
+    }
+    L.Renderer.prototype._update.call(this);
+    const size = this._bounds.getSize();
+    const ratio = L.Browser.retina ? 2 : 1;
+    L.DomUtil.setPosition(this._container, this._bounds.min);
+    this._container.width = ratio * size.x;
+    this._container.height = ratio * size.y;
+    this._container.style.width = `${size.x}px`;
+    this._container.style.height = `${size.y}px`;
+    this._draw();
+  },
+
+  // Each bin's cells filled as one path, then every outline stroked as one, at whole pixels as
+  // Leaflet places its own vector layers. Rings are closed (their last vertex is their first), so no
+  // closePath(), which costs Chromium time in proportion to the path's length.
+  _draw() {
+    const ctx = this._ctx;
+    const map = this._map;
+    const ratio = L.Browser.retina ? 2 : 1;
+    const scale = map.options.crs.scale(map.getZoom()) / map.options.crs.scale(0);
+    const origin = map.getPixelOrigin();
+    const [left, top] = [origin.x + this._bounds.min.x, origin.y + this._bounds.min.y];
+    const { starts } = this._cells;
+    const [xs, ys] = [this._xs, this._ys];
+    const trace = (index) => {
+      for (let at = starts[index]; at < starts[index + 1]; at += 1) {
+        const x = Math.round(xs[at] * scale) - left;
+        const y = Math.round(ys[at] * scale) - top;
+        if (at === starts[index]) {
+          ctx.moveTo(x, y);
+        } else {
+          ctx.lineTo(x, y);
+        }
+      }
+    };
+    ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
+    ctx.clearRect(0, 0, this._container.width, this._container.height);
+    ctx.globalAlpha = CELL_STYLE.fillOpacity;
+    for (const [bin, members] of this._byBin) {
+      ctx.beginPath();
+      members.forEach(trace);
+      ctx.fillStyle = this._colours.get(bin) || CELL_STYLE.color;
+      ctx.fill('evenodd');
+    }
+    ctx.globalAlpha = 1;
+    ctx.lineWidth = CELL_STYLE.weight;
+    ctx.strokeStyle = CELL_STYLE.color;
+    ctx.lineJoin = 'round';
+    ctx.lineCap = 'round';
+    ctx.beginPath();
+    for (let index = 0; index < this._cells.records.length; index += 1) {
+      trace(index);
+    }
+    ctx.stroke();
+  },
+
+  // Only a click on the map's canvases themselves: not one on a marker, nor one that places a corner
+  // of an area being drawn (Leaflet.draw's pointer marker is on top then).
+  _onMapClick(event) {
+    const target = event.originalEvent && event.originalEvent.target;
+    if (!this._popup || !(target instanceof HTMLCanvasElement) || this._map.dragging.moved()) {
+      return;
+    }
+    const index = this.cellAt(event.layerPoint);
+    if (index >= 0) {
+      L.popup().setLatLng(event.latlng).setContent(this._popup(this._cells.records[index])).openOn(this._map);
+    }
+  },
+
+  _onMapMouseMove(event) {
+    if (this._container && !this._map.dragging.moving()) {
+      this._container.classList.toggle('leaflet-interactive', this.cellAt(event.layerPoint) >= 0);
+    }
+  },
+});
 
 function facts(data, properties) {
   const bin = data.bins.find((entry) => entry.value === properties.bin);
@@ -149,14 +395,16 @@ function popupOf(lines) {
   return box;
 }
 
-function drawCells(layer, data, features) {
+// The cells' canvas, made once and kept in the map's "Hot and cold spots" layer, so the layer
+// control shows and hides it.
+function drawCells(layer, data, cells) {
   const colours = new Map(data.bins.map((entry) => [entry.value, entry.colour]));
-  layer.clearLayers();
-  layer.options.style = (feature) => ({ ...CELL_STYLE, fillColor: colours.get(feature.properties.bin) });
-  layer.options.onEachFeature = (feature, cell) => {
-    cell.bindPopup(() => popupOf(facts(data, feature.properties)));
-  };
-  layer.addData({ type: 'FeatureCollection', features });
+  const canvas = layer.csmapCanvas || new CellCanvas();
+  canvas.setCells(cells, colours, (record) => popupOf(facts(data, record)));
+  if (!layer.csmapCanvas) {
+    layer.csmapCanvas = canvas;
+    layer.addLayer(canvas);
+  }
 }
 
 function tableRow(data, properties) {
@@ -185,7 +433,7 @@ let tableRun = 0;
 
 // The table is written after the map has painted, a chunk of rows per frame, so a map of thousands of
 // cells shows at once and the page stays responsive while its table fills in.
-function fillTable(data, features, done) {
+function fillTable(data, records, done) {
   const body = document.querySelector('#cells-table tbody');
   const caption = document.getElementById('cells-caption');
   if (!body) {
@@ -196,7 +444,7 @@ function fillTable(data, features, done) {
   body.replaceChildren();
   body.closest('table').setAttribute('aria-busy', 'true');
   if (caption) {
-    const count = features.length;
+    const count = records.length;
     caption.textContent = `${count} cell${count === 1 ? '' : 's'}: the significant ones and every cell with a count`;
   }
   let next = 0;
@@ -205,12 +453,12 @@ function fillTable(data, features, done) {
       return;
     }
     const rows = document.createDocumentFragment();
-    const end = Math.min(features.length, next + TABLE_CHUNK);
+    const end = Math.min(records.length, next + TABLE_CHUNK);
     for (; next < end; next += 1) {
-      rows.append(tableRow(data, features[next].properties));
+      rows.append(tableRow(data, records[next]));
     }
     body.append(rows);
-    if (next < features.length) {
+    if (next < records.length) {
       requestAnimationFrame(chunk);
     } else {
       body.closest('table').removeAttribute('aria-busy');
@@ -222,10 +470,10 @@ function fillTable(data, features, done) {
   requestAnimationFrame(chunk);
 }
 
-function summary(features) {
-  const hot = features.filter((feature) => feature.properties.bin > 0).length;
-  const cold = features.filter((feature) => feature.properties.bin < 0).length;
-  return `${features.length} cells drawn: ${hot} hot spots and ${cold} cold spots at 90% confidence or more.`;
+function summary(records) {
+  const hot = records.filter((record) => record.bin > 0).length;
+  const cold = records.filter((record) => record.bin < 0).length;
+  return `${records.length} cells drawn: ${hot} hot spots and ${cold} cold spots at 90% confidence or more.`;
 }
 
 // The month slider ----------------------------------------------------------------------------
@@ -260,9 +508,7 @@ function startSlider(context) {
       if (mine !== asked) {
         return;
       }
-      const features = body.features.map(apiFeature).filter((f) => worthShowing(f.properties));
-      features.sort(hottestFirst);
-      context.redraw(features, `${monthWords(month)} only`);
+      context.redraw(apiCells(body.features), `${monthWords(month)} only`);
     } catch {
       if (mine === asked) {
         shown.textContent = `${monthWords(month)} could not be loaded. Try again.`;
@@ -555,43 +801,43 @@ function start(container) {
   }
   const data = JSON.parse(source.textContent);
   const status = document.getElementById(`${container.id}-status`);
-  const shown = document.getElementById('month-shown');
+  const month = document.getElementById('month-shown');
   const say = (text) => {
     if (status) {
       status.textContent = text;
     }
   };
-  const original = pageFeatures(data);
+  const original = pageCells(data);
   const context = {
     map,
     data,
     container,
     say,
     original,
-    redraw(features, label) {
-      drawCells(cells, data, features);
-      fillTable(data, features);
-      container.dataset.drawn = String(features.length);
+    redraw(shown, label) {
+      drawCells(cells, data, shown);
+      fillTable(data, shown.records);
+      container.dataset.drawn = String(shown.records.length);
       container.dataset.month = label;
-      if (shown) {
-        shown.textContent = label;
+      if (month) {
+        month.textContent = label;
       }
-      say(summary(features));
+      say(summary(shown.records));
     },
   };
-  // Frame the cells before drawing them, so that each is projected once.
+  // Frame the cells before drawing them, so that they are drawn once.
   container.hidden = false;
   map.invalidateSize();
   const bounds = boundsOf(original);
-  map.fitBounds(bounds.isValid() ? bounds : L.latLngBounds([[-85, -180], [85, 180]]), { padding: [12, 12] });
+  map.fitBounds(bounds.isValid() ? bounds : L.latLngBounds([[-85, -180], [85, 180]]), { padding: [12, 12], animate: false });
   drawCells(cells, data, original);
-  container.dataset.drawn = String(original.length);
-  say(summary(original));
+  container.dataset.drawn = String(original.records.length);
+  say(summary(original.records));
   // The frame after next is the first painted with the cells: marked for measuring the page.
   requestAnimationFrame(() =>
     requestAnimationFrame(() => {
       performance.mark('csmap-map-painted');
-      fillTable(data, original, () => performance.mark('csmap-table-written'));
+      fillTable(data, original.records, () => performance.mark('csmap-table-written'));
     }),
   );
   startSlider(context);
