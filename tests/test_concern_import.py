@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from geoalchemy2 import WKTElement
-from sqlalchemy import create_engine, func, select
+from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.orm import Session
 
 from contexts.access import Actor, Role
@@ -537,3 +537,60 @@ def test_the_command_refuses_unknown_users_the_wrong_role_and_unreadable_files(
     shown = run_cli(fresh_database, "import", "concerns", "--help")
     for column in ("external_id", "young_person_ref", "easting, northing", "place_ref", "handling_code"):
         assert column in shown.stdout
+
+
+def _aggregate(session: Session) -> tuple[list[Any], list[Any]]:
+    """Every hotspot fact and lattice count, in key order."""
+    facts = session.execute(text("SELECT * FROM hotspot_fact ORDER BY source, record_id")).all()
+    cells = session.execute(
+        text(
+            "SELECT * FROM hotspot_cell_count WHERE "
+            + " + ".join(f"abs(m{n:02d})" for n in range(1, 13))
+            + " > 0 ORDER BY lattice, dimension, value, source, restricted_to, year, cx, cy"
+        )
+    ).all()
+    return list(facts), list(cells)
+
+
+def test_imported_concerns_are_counted_for_hotspot_maps_once_at_the_end(
+    db_session: Session, world: World, people: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(importer, "CHUNK_ROWS", 2)
+    actor = practitioner(world)
+    rows = [line(f"EXT-H{index}", occurred_at=f"2026-0{1 + index % 3}-0{1 + index}") for index in range(5)]
+    run(db_session, actor, HEADER + "".join(rows) + line("EXT-H9", **AT_PLACE))
+    moved = line("EXT-H0", occurred_at="2026-01-01", longitude="-1.4", latitude="52.3")
+    report = run(db_session, actor, HEADER + moved + line("EXT-H7"), skip_invalid=True)
+    assert (report.loaded, report.updated) == (1, 1)
+    counted = _aggregate(db_session)
+    assert len(counted[0]) >= 7
+    db_session.execute(text("SELECT hotspot_rebuild()"))
+    assert _aggregate(db_session) == counted
+    assert db_session.scalar(text("SELECT current_setting('csmap.hotspot_counts', true)")) == ""
+    after = run(db_session, actor, HEADER + line("EXT-H8"))
+    assert after.loaded == 1
+    db_session.add(
+        Concern(
+            young_person_id=people["YP-1"].id,
+            agency_id=world.agency.id,
+            recorded_by_id=actor.user_id,
+            occurred_at=datetime(2026, 3, 3, tzinfo=UTC),
+            occurred_precision="day",
+            context="home",
+            kind="risk",
+            category_id=imported(db_session)["EXT-H8"].category_id,
+            summary="Recorded by hand after the import",
+            point=WKTElement("POINT(-1.45 52.39)", srid=4326),
+        )
+    )
+    db_session.flush()
+    counted = _aggregate(db_session)
+    db_session.execute(text("SELECT hotspot_rebuild()"))
+    assert _aggregate(db_session) == counted
+
+
+def test_a_refused_import_counts_nothing(db_session: Session, world: World, people: Any) -> None:
+    before = _aggregate(db_session)
+    refused = run(db_session, practitioner(world), HEADER + line("EXT-R1") + line("EXT-R2", context="attic"))
+    assert not refused.written
+    assert _aggregate(db_session) == before

@@ -36,7 +36,8 @@ connection (it waits on PostgreSQL, which frees the interpreter): COPY into a te
 then set-based look-ups of young people, places, earlier rows of the file and concerns imported before,
 easting/northing converted in PostGIS, and every remaining problem listed by row. Good rows are then
 written, new concerns by one INSERT ... SELECT and changed ones by one UPDATE that bumps each version
-and writes its revision, as an edit does; rows identical to what csmap holds are left alone. All of it
+and writes its revision, as an edit does; rows identical to what csmap holds are left alone. New
+concerns are counted into the hotspot aggregate once, at the end, rather than chunk by chunk. All of it
 happens inside a savepoint: an import refused for bad rows is rolled back to it, so nothing is written.
 The import is recorded (concern_import) with one audit event for the whole run. Problems name the row
 (the header is row 1), the column and what is wrong; they never repeat a cell's contents, so free text
@@ -515,12 +516,13 @@ CREATE TEMP TABLE concern_import_seen (
     row_number integer NOT NULL,
     PRIMARY KEY (agency_id, external_id)
 ) ON COMMIT DROP;
+CREATE TEMP TABLE concern_import_added (id integer NOT NULL) ON COMMIT DROP;
 CREATE TEMP TABLE concern_import_row ON COMMIT DROP AS
 SELECT s.*, 0 AS young_person_id, 0 AS place_id, NULL::geometry(Point, 4326) AS point,
        0 AS concern_id, 0 AS recorded_young_person_id, 0 AS first_row
 FROM concern_import_staging s WITH NO DATA
 """
-TEMP_NAMES = "concern_import_row, concern_import_seen, concern_import_staging"
+TEMP_NAMES = "concern_import_row, concern_import_seen, concern_import_staging, concern_import_added"
 
 SEEN = """
 INSERT INTO concern_import_seen (agency_id, external_id, row_number)
@@ -660,20 +662,31 @@ SELECT (SELECT count(*) FROM diff), count(*), coalesce(sum(flagged), 0) FROM cha
 """
 
 INSERT = """
-INSERT INTO concern (
-    young_person_id, agency_id, recorded_by_id, occurred_at, occurred_precision, context, kind,
-    category_id, summary, detail, place_id, point, source_evaluation, intelligence_assessment,
-    handling_code, sensitivity, external_id
+WITH added AS (
+    INSERT INTO concern (
+        young_person_id, agency_id, recorded_by_id, occurred_at, occurred_precision, context, kind,
+        category_id, summary, detail, place_id, point, source_evaluation, intelligence_assessment,
+        handling_code, sensitivity, external_id
+    )
+    SELECT young_person_id, agency_id, %(user_id)s, occurred_at, occurred_precision, context, kind,
+           category_id, summary, detail, place_id, point, source_evaluation, intelligence_assessment,
+           handling_code, sensitivity, external_id
+    FROM concern_import_row
+    WHERE concern_id IS NULL
+    ORDER BY young_person_id, occurred_at
+    RETURNING id
 )
-SELECT young_person_id, agency_id, %(user_id)s, occurred_at, occurred_precision, context, kind,
-       category_id, summary, detail, place_id, point, source_evaluation, intelligence_assessment,
-       handling_code, sensitivity, external_id
-FROM concern_import_row
-WHERE concern_id IS NULL
-ORDER BY young_person_id, occurred_at
+INSERT INTO concern_import_added SELECT id FROM added
 """
 """New concerns, each young person's together: the chronology index and the young person key checks
-then touch each page once, and a chronology later reads fewer pages."""
+then touch each page once, and a chronology later reads fewer pages. Their ids are kept to count
+them into the hotspot aggregate once, at the end."""
+
+DEFER_COUNTS = "SELECT set_config('csmap.hotspot_counts', 'deferred', true)"
+COUNT_ADDED = "SELECT hotspot_add_concerns(ARRAY(SELECT id FROM concern_import_added))"
+COUNT_NOW = "SELECT set_config('csmap.hotspot_counts', '', true)"
+"""The import's new concerns are counted into the hotspot aggregate in one statement when it ends
+(migration 0013): counted per chunk, scattered rows upsert most of the lattice again each time."""
 
 NEW_FLAGS = """
 INSERT INTO language_flag_count (agency_id, user_id, record_type, record_id, flagged)
@@ -774,6 +787,7 @@ class ChunkLoader:
             self.connection.execute(f"SET LOCAL {setting}")
         self.connection.execute(f"DROP TABLE IF EXISTS {TEMP_NAMES}")
         self.connection.execute(TEMP_TABLES)
+        self.connection.execute(DEFER_COUNTS)
         self.connection.execute("SAVEPOINT concern_import")
 
     def load(self, rows: list[Any], *, write: bool) -> None:
@@ -785,10 +799,13 @@ class ChunkLoader:
             self._write({problem.row for problem in found})
 
     def end(self, *, keep: bool) -> None:
-        """Keep what was written, or undo it all; then drop the temporary tables."""
+        """Count what was added and keep it, or undo it all; then drop the temporary tables."""
+        if keep:
+            self.connection.execute(COUNT_ADDED)
         self.connection.execute(
             "RELEASE SAVEPOINT concern_import" if keep else "ROLLBACK TO SAVEPOINT concern_import"
         )
+        self.connection.execute(COUNT_NOW)
         self.connection.execute(f"DROP TABLE {TEMP_NAMES}")
         for name, _ in LOADER_SETTINGS:
             self.connection.execute(f"RESET {name}")
@@ -933,6 +950,8 @@ def import_concerns(
     report.problems = sorted(checker.problems + loader.problems, key=lambda problem: problem.row)
     report.rejected = len({problem.row for problem in report.problems})
     report.written = skip_invalid or not report.problems
+    if report.written:
+        shown.phase("Counting for hotspot maps", 1)
     loader.end(keep=report.written)
     if report.written:
         report.loaded, report.updated, report.unchanged, report.flagged = loader.counts
