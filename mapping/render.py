@@ -17,6 +17,7 @@ British National Grid metres to degrees that `cell_outlines` fits and checks aga
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from html import escape
 from typing import Any, Final
 
@@ -217,10 +218,14 @@ def trend_words(trend: str | None) -> str:
     return trend.replace("_", " ").capitalize()
 
 
+@lru_cache(maxsize=16)
 def hotspots_map(
     *, area: Area, label: str, source: str, agency_layer: bool, element_id: str = "hotspots"
 ) -> MapFragments:
     """A hotspot map whose layers start empty for /static/js/hotspot-map.mjs to fill.
+
+    It carries no data, so it is rendered once for each set of arguments (folium compiles its
+    templates on every render) and the same fragments serve every page.
 
     Cells come from the JSON element `source`; places, areas (by deprivation decile, and by the
     map's records per 1,000 young people) and (when `agency_layer`) the agency's own concern density
@@ -343,9 +348,10 @@ def _design(points: NDArray[np.float64], middle: NDArray[np.float64], terms: lis
     return np.column_stack([u**i * v**j for i, j in terms])
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CellRow:
-    """One cell as the table, the pop-ups and the map's data give it."""
+    """One cell as the table, the pop-ups and the map's data give it (not frozen: a page makes thousands,
+    and a frozen dataclass sets each field through object.__setattr__, twice as slow)."""
 
     cell_id: int
     count: int | None
@@ -394,28 +400,51 @@ def cell_rows(computed: HotspotMap, policy: DisclosurePolicy) -> list[CellRow]:
     partner = computed.query.audience is Audience.PARTNER
     counts = policy.publish_counts(computed.counts) if partner else computed.counts.astype(np.float64)
     bins = statistics.result.bins
-    patterns = statistics.patterns if statistics.patterns is not None else np.zeros(counts.size, np.int8)
-    keep = np.flatnonzero((np.nan_to_num(counts) > 0) | (bins != 0) | (patterns != 0))
+    keep = _shown_hottest_first(computed.cells, counts, bins, statistics.patterns)
     trends = trend_labels(statistics, counts.size)
-    z = np.round(statistics.result.z, 4)
-    p_fdr = significant(statistics.result.p_fdr, 4)
-    cell_ids = computed.cells.tolist()
+    z = np.round(statistics.result.z[keep], 4).tolist()
+    p_fdr = significant(statistics.result.p_fdr, 4)[keep].tolist()
+    rates: dict[int, float] = {}
     rows = []
-    for at in keep.tolist():
-        count = None if math.isnan(counts[at]) else int(counts[at])
+    for at, cell_id, value, gi_bin, z_at, p_at in zip(
+        keep.tolist(),
+        computed.cells[keep].tolist(),
+        counts[keep].tolist(),
+        bins[keep].tolist(),
+        z,
+        p_fdr,
+        strict=True,
+    ):
+        count = None if math.isnan(value) else int(value)
+        if count is not None and count not in rates:
+            rates[count] = cell_rate(count, grid)
         row = CellRow(
-            cell_id=cell_ids[at],
+            cell_id=cell_id,
             count=count,
-            rate=None if count is None else cell_rate(count, grid),
-            gi_bin=int(bins[at]),
+            rate=None if count is None else rates[count],
+            gi_bin=gi_bin,
             trend=trends[at],
-            z=None if partner else float(z[at]),
-            p_fdr=None if partner else float(p_fdr[at]),
+            z=None if partner else z_at,
+            p_fdr=None if partner else p_at,
         )
         rows.append(row)
     if partner:
         _check_partner_rows(rows, policy)
-    return sorted(rows, key=lambda row: (-row.gi_bin, -(row.count or 0), row.cell_id))
+    return rows
+
+
+def _shown_hottest_first(
+    cells: NDArray[np.int64],
+    counts: NDArray[np.float64],
+    bins: NDArray[np.int8],
+    patterns: NDArray[np.int8] | None,
+) -> NDArray[np.intp]:
+    """Positions of the cells worth showing: the hottest bin first, then the larger count (hidden as 0),
+    then the lower id."""
+    trend = patterns != 0 if patterns is not None else np.zeros(counts.size, bool)
+    shown = np.nan_to_num(counts)
+    keep = np.flatnonzero((shown > 0) | (bins != 0) | trend)
+    return keep[np.lexsort((cells[keep], -shown[keep], -bins[keep].astype(np.int64)))]
 
 
 def _check_partner_rows(rows: Sequence[CellRow], policy: DisclosurePolicy) -> None:

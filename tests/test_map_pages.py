@@ -124,7 +124,11 @@ def test_analysts_get_the_analyst_map_and_its_table_gives_the_api_figures(
     for index, cell in enumerate(columns["id"]):
         assert float(columns["z"][index]) == pytest.approx(expected[cell]["gi_z"], abs=0.0051)
         assert float(columns["p"][index]) == pytest.approx(expected[cell]["gi_p_fdr"], rel=0.01)
-    assert columns["bin"] == sorted(columns["bin"], reverse=True)
+    hottest_first = [
+        (-gi_bin, -(count or 0), cell)
+        for gi_bin, count, cell in zip(columns["bin"], columns["count"], columns["id"], strict=True)
+    ]
+    assert hottest_first == sorted(hottest_first)
     assert "Publish for partners" in response.text
 
 

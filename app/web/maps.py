@@ -15,6 +15,7 @@ import numpy as np
 import shapely
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
+from jinja2.utils import htmlsafe_json_dumps
 from numpy.typing import NDArray
 from pydantic_core import from_json
 from shapely.geometry import mapping as geojson_of
@@ -456,6 +457,7 @@ def map_page(request: Request, asked: MapRequest, form: MapForm, *, partner_only
         "members": view.members,
         "rows": view.rows,
         "data": view.data,
+        "data_json": htmlsafe_json_dumps(view.data, separators=(",", ":")),
         "data_element": DATA_ELEMENT,
         "hidden_label": policy.hidden_label,
         "map": _fragments(view, audience, asked.area),
