@@ -14,9 +14,10 @@
 // Uses only Node built-ins and the `sass` package.
 
 import { existsSync } from 'node:fs';
-import { cp, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { constants as zlib, gzipSync } from 'node:zlib';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const NODE_MODULES = path.join(ROOT, 'node_modules');
@@ -200,6 +201,26 @@ async function copyFullscreen() {
   }
 }
 
+// Text assets as `.gz` beside themselves (level 9, once), which the app sends to browsers accepting
+// gzip instead of compressing every response again.
+const COMPRESSED = /\.(css|js|mjs|svg|map)$/i;
+const COMPRESS_FROM = 1024;
+
+async function compressAll() {
+  let written = 0;
+  for (const entry of await readdir(TMP_DIR, { recursive: true, withFileTypes: true })) {
+    const file = path.join(entry.parentPath ?? entry.path, entry.name);
+    if (entry.isFile() && COMPRESSED.test(entry.name)) {
+      const body = await readFile(file);
+      if (body.length >= COMPRESS_FROM) {
+        await writeFile(`${file}.gz`, gzipSync(body, { level: zlib.Z_BEST_COMPRESSION }));
+        written += 1;
+      }
+    }
+  }
+  console.log(`build-assets: gzip-compressed ${written} files beside themselves`);
+}
+
 async function main() {
   await rm(TMP_DIR, { recursive: true, force: true });
   try {
@@ -209,6 +230,7 @@ async function main() {
     await copyLeafletDraw();
     await copyMarkerCluster();
     await copyFullscreen();
+    await compressAll();
     await rm(OUT_DIR, { recursive: true, force: true });
     await rename(TMP_DIR, OUT_DIR);
   } finally {

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from app.deps import Public
 from app.logs import JsonFormatter
-from tests.conftest import World, bearer, web_sign_in
+from tests.conftest import ROOT, World, bearer, web_sign_in
 
 SECRET_TEXT = "Zanzibar-Quokka-7731"
 
@@ -176,3 +176,17 @@ def test_assets_are_compressed_and_cacheable_while_pages_are_neither(client: Tes
     page = client.get("/login", headers={"Accept-Encoding": "gzip"})
     assert "content-encoding" not in page.headers
     assert page.headers["cache-control"] == "no-store"
+
+
+def test_assets_the_build_compressed_are_sent_as_built(client: TestClient) -> None:
+    built = ROOT / "app/web/static/build/leaflet/leaflet.js"
+    assert built.with_name("leaflet.js.gz").is_file()
+    packed = client.get("/static/build/leaflet/leaflet.js", headers={"Accept-Encoding": "gzip"})
+    assert packed.status_code == 200
+    assert packed.headers["content-encoding"] == "gzip"
+    assert packed.headers["content-type"].startswith("text/javascript")
+    assert packed.headers["cache-control"] == "public, max-age=3600"
+    assert packed.content == built.read_bytes()
+    plain = client.get("/static/build/leaflet/leaflet.js", headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers
+    assert plain.content == built.read_bytes()
