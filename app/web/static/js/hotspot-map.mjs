@@ -158,6 +158,16 @@ function apiCells(features) {
   return { records: kept.map((cell) => cell.record), ...shape };
 }
 
+// Leaflet's EPSG:3857 at zoom 0 (L.CRS.EPSG3857.latLngToPoint(latlng, 0)) over whole arrays at once.
+function webMercator(lon, lat, xs, ys) {
+  const limit = L.Projection.SphericalMercator.MAX_LATITUDE;
+  for (let at = 0; at < lon.length; at += 1) {
+    const sin = Math.sin((Math.max(Math.min(limit, lat[at]), -limit) * Math.PI) / 180);
+    xs[at] = 256 * (0.5 + lon[at] / 360);
+    ys[at] = 256 * (0.5 - Math.log((1 + sin) / (1 - sin)) / (4 * Math.PI));
+  }
+}
+
 function boundsOf({ lon, lat }) {
   let [west, south, east, north] = [180, 90, -180, -90];
   for (let at = 0; at < lon.length; at += 1) {
@@ -245,30 +255,39 @@ const CellCanvas = L.Renderer.extend({
   _project() {
     const { starts, lon, lat, records } = this._cells;
     const crs = (this._map && this._map.options.crs) || L.CRS.EPSG3857;
-    this._xs = new Float64Array(lon.length);
-    this._ys = new Float64Array(lon.length);
-    this._boxes = new Float64Array(records.length * 4);
-    for (let at = 0; at < lon.length; at += 1) {
-      const point = crs.latLngToPoint({ lat: lat[at], lng: lon[at] }, 0);
-      this._xs[at] = point.x;
-      this._ys[at] = point.y;
-    }
-    for (let index = 0; index < records.length; index += 1) {
-      const b = index * 4;
-      this._boxes.set([Infinity, Infinity, -Infinity, -Infinity], b);
-      for (let at = starts[index]; at < starts[index + 1]; at += 1) {
-        this._boxes[b] = Math.min(this._boxes[b], this._xs[at]);
-        this._boxes[b + 1] = Math.min(this._boxes[b + 1], this._ys[at]);
-        this._boxes[b + 2] = Math.max(this._boxes[b + 2], this._xs[at]);
-        this._boxes[b + 3] = Math.max(this._boxes[b + 3], this._ys[at]);
+    const [xs, ys] = [new Float64Array(lon.length), new Float64Array(lon.length)];
+    if (crs === L.CRS.EPSG3857) {
+      webMercator(lon, lat, xs, ys);
+    } else {
+      for (let at = 0; at < lon.length; at += 1) {
+        const point = crs.latLngToPoint({ lat: lat[at], lng: lon[at] }, 0);
+        xs[at] = point.x;
+        ys[at] = point.y;
       }
     }
-    this._byBin = new Map();
+    const boxes = new Float64Array(records.length * 4);
+    for (let index = 0; index < records.length; index += 1) {
+      let [west, north, east, south] = [Infinity, Infinity, -Infinity, -Infinity];
+      for (let at = starts[index]; at < starts[index + 1]; at += 1) {
+        west = xs[at] < west ? xs[at] : west;
+        east = xs[at] > east ? xs[at] : east;
+        north = ys[at] < north ? ys[at] : north;
+        south = ys[at] > south ? ys[at] : south;
+      }
+      boxes[index * 4] = west;
+      boxes[index * 4 + 1] = north;
+      boxes[index * 4 + 2] = east;
+      boxes[index * 4 + 3] = south;
+    }
+    [this._xs, this._ys, this._boxes] = [xs, ys, boxes];
+    // Coldest bin first, so the hottest cells' outlines are drawn last, on top.
+    const byBin = new Map();
     records.forEach((record, index) => {
-      const members = this._byBin.get(record.bin) || [];
+      const members = byBin.get(record.bin) || [];
       members.push(index);
-      this._byBin.set(record.bin, members);
+      byBin.set(record.bin, members);
     });
+    this._byBin = new Map([...byBin].sort(([low], [high]) => low - high));
   },
 
   _unitOf(point) {
@@ -305,8 +324,8 @@ const CellCanvas = L.Renderer.extend({
     this._draw();
   },
 
-  // Each bin's cells filled as one path, then every outline stroked as one, at whole pixels as
-  // Leaflet places its own vector layers. Rings are closed (their last vertex is their first), so no
+  // Each bin's cells as one path, filled then outlined, at whole pixels as Leaflet places its own
+  // vector layers. Rings are closed (their last vertex is their first), so no
   // closePath(), which costs Chromium time in proportion to the path's length.
   _draw() {
     const ctx = this._ctx;
@@ -330,23 +349,19 @@ const CellCanvas = L.Renderer.extend({
     };
     ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
     ctx.clearRect(0, 0, this._container.width, this._container.height);
-    ctx.globalAlpha = CELL_STYLE.fillOpacity;
-    for (const [bin, members] of this._byBin) {
-      ctx.beginPath();
-      members.forEach(trace);
-      ctx.fillStyle = this._colours.get(bin) || CELL_STYLE.color;
-      ctx.fill('evenodd');
-    }
-    ctx.globalAlpha = 1;
     ctx.lineWidth = CELL_STYLE.weight;
     ctx.strokeStyle = CELL_STYLE.color;
     ctx.lineJoin = 'round';
     ctx.lineCap = 'round';
-    ctx.beginPath();
-    for (let index = 0; index < this._cells.records.length; index += 1) {
-      trace(index);
+    for (const [bin, members] of this._byBin) {
+      ctx.beginPath();
+      members.forEach(trace);
+      ctx.globalAlpha = CELL_STYLE.fillOpacity;
+      ctx.fillStyle = this._colours.get(bin) || CELL_STYLE.color;
+      ctx.fill('evenodd');
+      ctx.globalAlpha = 1;
+      ctx.stroke();
     }
-    ctx.stroke();
   },
 
   // Only a click on the map's canvases themselves: not one on a marker, nor one that places a corner
@@ -833,13 +848,17 @@ function start(container) {
   drawCells(cells, data, original);
   container.dataset.drawn = String(original.records.length);
   say(summary(original.records));
-  // The frame after next is the first painted with the cells: marked for measuring the page.
-  requestAnimationFrame(() =>
-    requestAnimationFrame(() => {
+  // The next frame is the first with the cells. A message posted from its animation-frame callback is
+  // handled once that frame has been painted (style, layout, paint and commit come first): marked then,
+  // for measuring the page.
+  requestAnimationFrame(() => {
+    const channel = new MessageChannel();
+    channel.port1.onmessage = () => {
       performance.mark('csmap-map-painted');
       fillTable(data, original.records, () => performance.mark('csmap-table-written'));
-    }),
-  );
+    };
+    channel.port2.postMessage(null);
+  });
   startSlider(context);
   startLayers(context);
   startDrawing(context);
