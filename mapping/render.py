@@ -117,9 +117,16 @@ def _links(figure: folium.Map, module: str = MAP_MODULE) -> str:
 
 
 def _fragments(
-    figure: folium.Map, *, label: str, data: Mapping[str, str], area: Area, module: str = MAP_MODULE
+    figure: folium.Map,
+    *,
+    label: str,
+    data: Mapping[str, str],
+    area: Area,
+    module: str = MAP_MODULE,
+    hidden: bool = True,
 ) -> MapFragments:
-    """Render the map into the three fragments; the element stays hidden until the module shows it."""
+    """Render the map into the three fragments; the element stays hidden until the module shows it, unless
+    `hidden` is false (the page then hides it without JavaScript itself)."""
     root = figure.get_root()
     assert isinstance(root, Figure)
     root.render()
@@ -134,7 +141,7 @@ def _fragments(
     extra = " ".join(f'{name}="{escape(value)}"' for name, value in attributes.items())
     html = (
         f'<div id="{figure.get_name()}" class="csmap-map csmap-map--plain" role="region" '
-        f'aria-label="{escape(label)}" {extra} hidden></div>'
+        f'aria-label="{escape(label)}" {extra}{" hidden" if hidden else ""}></div>'
     )
     return MapFragments(header=_links(figure, module), html=html, script=script)
 
@@ -273,7 +280,9 @@ def hotspots_map(
         "rates": rates.get_name(),
         "drawn-items": f"drawnItems_{draw.get_name()}",
     }
-    return _fragments(figure, label=label, data=data, area=area, module=HOTSPOT_MODULE)
+    # Shown from the start, so the page's first layout places it and the module's first look at its size
+    # does not lay the page out again; the page hides it when JavaScript is off.
+    return _fragments(figure, label=label, data=data, area=area, module=HOTSPOT_MODULE, hidden=False)
 
 
 def cell_layout(grid: Grid, project: Project, cells: Sequence[int]) -> dict[str, Any]:

@@ -1,12 +1,13 @@
 """The hotspot map's cells on one canvas: each painted in its Gi* bin's colour where the API places it,
 a click on a cell opens its pop-up as text, the layer control hides and shows them, the month slider
-draws a month's cells, and the page marks the first frame painted with them."""
+draws a month's cells, and the page marks the first frame painted with them; without JavaScript the
+empty map is not shown."""
 
 import re
 from typing import Any
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from tests.browser.test_hotspot_map_journey import MAP, layer_switch
 from tests.browser.test_pages import sign_in_as
@@ -111,3 +112,17 @@ def test_cells_are_painted_in_their_bins_colour_and_open_their_pop_up(
     month = int(hotspots.get_attribute("data-drawn") or "0")
     assert cell_on_screen(page)["count"] == month
     expect(page.locator("#cells-table tbody tr")).to_have_count(month)
+
+
+def test_without_javascript_the_empty_map_is_not_shown(browser: Browser, live_server: LiveServer) -> None:
+    context = browser.new_context(base_url=live_server.url, java_script_enabled=False)
+    try:
+        page = context.new_page()
+        sign_in_as(page, live_server, "demo-analyst")
+        page.goto("/maps/hotspots")
+        expect(page.get_by_role("heading", level=1)).to_have_text("Hotspot map")
+        expect(page.locator(MAP)).to_be_attached()
+        expect(page.locator(MAP)).to_be_hidden()
+        expect(page.get_by_role("link", name="CSV", exact=True)).to_be_visible()
+    finally:
+        context.close()
