@@ -16,8 +16,9 @@ Figures are p50 and p95 over CSMAP_BENCH_RUNS runs (default 10) after two warm-u
   server or proxy compressing responses would send them; and the HTML document alone;
 - server: the page's time to first byte (requestStart to responseStart);
 - paint: navigation start to first contentful paint, to the first frame painted with the cells
-  drawn (the page's `csmap-map-painted` performance mark), and to the last row of the table beside
-  the map, which is written after the map paints (`csmap-table-written`);
+  drawn (the page's `csmap-map-painted` performance mark, set by a message posted from that frame's
+  animation-frame callback, so once the frame's paint is done), and to the last row of the table
+  beside the map, which is written after the map paints (`csmap-table-written`);
 - layers: client time on loopback (httpx2) of the requests the map makes after it is shown: one
   month's slice (/api/hotspots), the places layer, the small-areas layer and the rate per 1,000 young
   people layer (every area's exact count over the map's twelve months).
