@@ -15,6 +15,7 @@ Create Date: 2026-12-03
 
 import importlib.util
 from collections.abc import Sequence
+from functools import cache
 from pathlib import Path
 from types import ModuleType
 
@@ -26,6 +27,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+@cache
 def _aggregate() -> ModuleType:
     """The migration that made the aggregate, for its statement builders (one text of each)."""
     path = Path(__file__).with_name("2026-11-21_hotspot_aggregate.py")
