@@ -12,7 +12,7 @@ from app.db import SessionDep
 from app.settings import Settings
 from contexts.access import Actor, Permission, can
 from contexts.accounts.models import WebSession
-from contexts.accounts.service import LockoutPolicy, active_user, actor_for, load_web_session
+from contexts.accounts.service import LockoutPolicy, active_actor, load_web_session
 from contexts.audit.service import RequestOrigin
 from contexts.errors import AccessDenied, InvalidInput, NotAuthenticated, ReasonRequired
 from contexts.language.checker import Rule, load_rules
@@ -61,10 +61,10 @@ async def submitted_csrf_token(request: Request) -> str | None:
 def _actor_from_bearer(session: SessionDep, settings: Settings, token: str) -> Actor:
     """Resolve a bearer token to an active user's actor."""
     user_id = user_id_from_token(settings=settings, token=token)
-    user = active_user(session=session, user_id=user_id) if user_id is not None else None
-    if user is None:
+    actor = active_actor(session=session, user_id=user_id) if user_id is not None else None
+    if actor is None:
         raise NotAuthenticated("The access token is missing, expired or no longer valid.")
-    return actor_for(user)
+    return actor
 
 
 def _actor_from_cookie(request: Request, session: SessionDep, settings: Settings, csrf: str | None) -> Actor:
@@ -77,8 +77,8 @@ def _actor_from_cookie(request: Request, session: SessionDep, settings: Settings
         if token
         else None
     )
-    user = active_user(session=session, user_id=web_session.user_id) if web_session else None
-    if web_session is None or user is None:
+    actor = active_actor(session=session, user_id=web_session.user_id) if web_session else None
+    if web_session is None or actor is None:
         raise NotAuthenticated("Your session has ended. Sign in again.")
     request.state.web_session = web_session
     # Keep plain values too: error pages render after a rollback has expired the ORM object.
@@ -86,9 +86,9 @@ def _actor_from_cookie(request: Request, session: SessionDep, settings: Settings
     if request.method not in SAFE_METHODS and not (
         csrf and secrets.compare_digest(csrf, web_session.csrf_token)
     ):
-        request.state.actor = actor_for(user)
+        request.state.actor = actor
         raise AccessDenied("The form has expired. Go back, reload the page and try again.")
-    return actor_for(user)
+    return actor
 
 
 def require(permission: Permission) -> Any:

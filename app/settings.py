@@ -47,10 +47,14 @@ class Settings(BaseSettings):
     lockout_minutes: int = Field(default=15, ge=1, le=24 * 60)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     request_threads: int = Field(
-        default=12,
+        default=2,
         ge=1,
         le=200,
-        description="Requests served at once per worker process (each holds a database connection)",
+        description=(
+            "Requests served at once per worker process (each holds a database connection); the rest "
+            "queue. Few threads and a worker per core serve more: threads of one process take turns "
+            "at the interpreter lock, and each turn handed back after a database wait costs time."
+        ),
     )
     force_https: bool = Field(
         default=False, description="Treat every request as https (cookies Secure, HSTS)."

@@ -18,6 +18,7 @@ from contexts.language.checker import (
     check_text,
     count_findings,
     load_rules,
+    might_flag,
 )
 from contexts.language.schemas import LanguageCheckRequest, LanguageCheckResponse, LanguageFinding
 from tests.conftest import World, bearer
@@ -275,6 +276,31 @@ def test_count_findings_skips_missing_texts() -> None:
     ]
     assert count_findings(texts, RULES) == 3
     assert count_findings([], RULES) == 0
+
+
+def test_the_one_pass_prefilter_never_hides_a_finding() -> None:
+    texts = [example.text for rule in RULES for example in rule.fires]
+    texts += [sentence for rule in RULES for sentence in rule.quiet]
+    texts += [phrase.upper() for rule in RULES for example in rule.fires for phrase in [example.phrase]]
+    flagged = [text for text in texts if check_text(text, RULES, prefilter=False)]
+    assert len(flagged) >= len(RULES)
+    differ = [text for text in texts if check_text(text, RULES) != check_text(text, RULES, prefilter=False)]
+    assert differ == []
+    assert all(might_flag(text, RULES) for text in flagged)
+    assert not might_flag("Seen at the library with a youth worker", RULES)
+
+
+def test_rules_that_cannot_be_combined_are_still_checked_one_by_one() -> None:
+    backreference = Rule(
+        id="said-twice",
+        pattern=r"(?P<word>very) (?P=word)",
+        suggestion="very",
+        reason="Say it once.",
+        fires=(FiresExample(text="It was very very late.", phrase="very very"),),
+    )
+    rules = (backreference, backreference)
+    assert might_flag("It was very very late.", rules)
+    assert [f.phrase for f in check_text("It was very very late.", rules)] == ["very very"]
 
 
 def test_empty_text_has_no_findings() -> None:

@@ -2,8 +2,9 @@
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import cast
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import Table, func, insert, select
 from sqlalchemy.orm import Session
 
 from contexts.access import Actor, audit_visible_to
@@ -17,6 +18,11 @@ class RequestOrigin:
 
     request_id: str | None = None
     client_address: str | None = None
+
+
+AUDIT_INSERT = insert(cast(Table, AuditEvent.__table__))
+"""One audit row, built once: a request writes at least one, and building the statement and its cache
+key again each time cost more than sending it."""
 
 
 def record_event(
@@ -33,21 +39,24 @@ def record_event(
 ) -> None:
     """Add an audit event to the current transaction; the trigger chains it.
 
-    A plain INSERT (pending ORM changes are flushed first, as before any query): no unit-of-work
-    bookkeeping for a row that is never read back in the request.
+    A plain Core INSERT on the session's connection, after flushing what is pending (the row's keys
+    may name a user or agency added in this transaction): no ORM statement handling for a row that
+    is never read back in the request.
     """
-    session.execute(
-        insert(AuditEvent).values(
-            action=action,
-            actor_user_id=actor.user_id if actor else None,
-            actor_username=actor.username if actor else username,
-            agency_id=actor.agency_id if actor else agency_id,
-            object_type=object_type,
-            object_id=None if object_id is None else str(object_id),
-            reason=reason,
-            request_id=origin.request_id,
-            client_address=origin.client_address,
-        )
+    session.flush()
+    session.connection().execute(
+        AUDIT_INSERT,
+        {
+            "action": action,
+            "actor_user_id": actor.user_id if actor else None,
+            "actor_username": actor.username if actor else username,
+            "agency_id": actor.agency_id if actor else agency_id,
+            "object_type": object_type,
+            "object_id": None if object_id is None else str(object_id),
+            "reason": reason,
+            "request_id": origin.request_id,
+            "client_address": origin.client_address,
+        },
     )
 
 

@@ -46,7 +46,6 @@ never reaches a report or a log.
 
 import csv
 import math
-import re
 import time as clock
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -223,23 +222,6 @@ def _header(cells: Sequence[str]) -> dict[str, int]:
     return positions
 
 
-def wording_prefilter(rules: Sequence[Rule]) -> Callable[[str], bool]:
-    """A cheaper test that a text might hold flagged wording: all the rules' patterns in one pass.
-
-    A rule matches only where no word character comes before; the leading group says the same in a
-    form the regex engine rejects quickly at most positions (about 2.5 times faster than a plain
-    alternation here). Texts that pass are then checked rule by rule.
-    """
-    if not rules:
-        return lambda _: False
-    patterns = "|".join(f"(?:{rule.pattern})" for rule in rules)
-    try:
-        combined = re.compile(rf"(?:\b(?=\w)|(?<!\w)(?=\W))(?:{patterns})", re.IGNORECASE)
-    except re.error:
-        return lambda _: True
-    return lambda text: combined.search(text) is not None
-
-
 FIELDS = (
     "external_id",
     "source_agency",
@@ -277,12 +259,10 @@ class RowChecker:
     now: datetime
     rules: Sequence[Rule]
     problems: list[RowProblem] = field(default_factory=list)
-    flag_test: Callable[[str], bool] = field(init=False)
     pick: Callable[[list[str]], tuple[str, ...]] = field(init=False)
 
     def __post_init__(self) -> None:
         """Prepare the language prefilter and the picker of cells (absent columns read as empty)."""
-        self.flag_test = wording_prefilter(self.rules)
         self.pick = itemgetter(*(self.positions.get(name, self.width) for name in FIELDS))
 
     def _bad(self, row: int, column: str, problem: str) -> None:
@@ -451,11 +431,7 @@ class RowChecker:
 
     def _flagged(self, summary: str, detail: str) -> int:
         """How many phrases the language rules flag in the two texts."""
-        flagged = 0
-        for text in (summary, detail):
-            if text and self.flag_test(text):
-                flagged += len(check_text(text, self.rules))
-        return flagged
+        return len(check_text(summary, self.rules)) + len(check_text(detail, self.rules))
 
 
 def _moment(text: str) -> tuple[datetime | None, str]:

@@ -125,8 +125,48 @@ def _window_before(text: str, start: int) -> str:
     return " ".join(before[sentence_start:].split()[-NOT_AFTER_WORDS:])
 
 
-def check_text(text: str, rules: Sequence[Rule]) -> list[Finding]:
-    """Every flagged phrase in text order; of overlapping matches keep the earliest, then the longest."""
+_PREFILTERS: dict[int, tuple[Sequence["Rule"], re.Pattern[str] | None]] = {}
+"""Combined patterns by the identity of the rule list they were built from (the list is kept, so its
+id cannot be reused while the entry lives): the same few lists are checked against every text."""
+_PREFILTER_LIMIT = 16
+
+
+def _prefilter(rules: Sequence[Rule]) -> re.Pattern[str] | None:
+    """Every rule's pattern in one expression, or None when they cannot be combined."""
+    cached = _PREFILTERS.get(id(rules))
+    if cached is not None and cached[0] is rules:
+        return cached[1]
+    patterns = "|".join(f"(?:{rule.pattern})" for rule in rules)
+    try:
+        # A rule matches only where no word character comes before (see _compile); this leading
+        # group says the same in a form the engine rejects quickly at most positions.
+        combined: re.Pattern[str] | None = re.compile(
+            rf"(?:\b(?=\w)|(?<!\w)(?=\W))(?:{patterns})", re.IGNORECASE
+        )
+    except re.error:
+        combined = None
+    if len(_PREFILTERS) >= _PREFILTER_LIMIT:
+        _PREFILTERS.clear()
+    _PREFILTERS[id(rules)] = (rules, combined)
+    return combined
+
+
+def might_flag(text: str, rules: Sequence[Rule]) -> bool:
+    """A cheap first test, in one pass over the text: False means no rule flags anything in it."""
+    if not rules or not text:
+        return False
+    combined = _prefilter(rules)
+    return combined is None or combined.search(text) is not None
+
+
+def check_text(text: str, rules: Sequence[Rule], *, prefilter: bool = True) -> list[Finding]:
+    """Every flagged phrase in text order; of overlapping matches keep the earliest, then the longest.
+
+    Most texts flag nothing, and one pass of all the patterns together says so in about half the time
+    of a pass per rule; `prefilter=False` skips that first pass (tests hold the two equal).
+    """
+    if prefilter and not might_flag(text, rules):
+        return []
     candidates: list[tuple[int, int, int, Rule]] = []
     for order, rule in enumerate(rules):
         for match in rule.regex.finditer(text):
