@@ -3,6 +3,7 @@ connections checked only after sitting idle."""
 
 import shutil
 import tempfile
+from datetime import UTC
 from pathlib import Path
 
 import psycopg
@@ -84,5 +85,22 @@ def test_a_connection_handed_back_a_moment_ago_is_not_pinged(
         monkeypatch.setattr(app_db, "PING_AFTER_IDLE_SECONDS", 0.0)
         _backend_pid(engine)
         assert len(pings) == 1
+    finally:
+        engine.dispose()
+
+
+def test_app_connections_speak_utc_whatever_the_zone_they_start_in(
+    test_database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PGTZ", "Europe/London")
+    engine = make_engine(test_database.app_url, threads=1)
+    try:
+        with engine.connect() as connection:
+            zone = connection.execute(text("SHOW TimeZone")).scalar_one()
+            moment = connection.execute(text("SELECT timestamptz '2026-07-01 12:00:00+01'")).scalar_one()
+            raw = connection.connection.driver_connection
+            assert raw is not None
+            assert raw.autocommit is False
+        assert (zone, moment.tzinfo, moment.hour) == ("UTC", UTC, 11)
     finally:
         engine.dispose()
