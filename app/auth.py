@@ -1,6 +1,7 @@
 """Bearer tokens (JWT) for the API and cookie helpers for web sessions."""
 
 import secrets
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -33,8 +34,22 @@ def issue_token(*, settings: Settings, user_id: int) -> tuple[str, int]:
     return jwt.encode(claims, settings.secret_key, algorithm=_ALGORITHM), lifetime
 
 
+_VERIFIED: dict[tuple[str, str], tuple[int, float]] = {}
+"""Tokens whose signature and claims have been checked, with their user id and expiry.
+
+A client sends the same token with every request until it expires; checking it again gave the
+same answer at the cost of a signature and a JSON parse. Only accepted tokens are kept (one refused
+for a clock that is behind, say, is checked again next time), by token and signing key."""
+_VERIFIED_LIMIT = 4096
+
+
 def user_id_from_token(*, settings: Settings, token: str) -> int | None:
     """Return the user id a valid, unexpired token names, else None."""
+    key = (settings.secret_key, token)
+    verified = _VERIFIED.get(key)
+    if verified is not None:
+        user_id, expires = verified
+        return user_id if time.time() < expires else None
     try:
         claims = jwt.decode(
             token,
@@ -44,9 +59,14 @@ def user_id_from_token(*, settings: Settings, token: str) -> int | None:
             issuer=TOKEN_ISSUER,
             options={"require": ["exp", "sub", "aud", "iss"]},
         )
-        return int(claims["sub"])
-    except (jwt.InvalidTokenError, ValueError, KeyError):
+        user_id = int(claims["sub"])
+        expires = float(claims["exp"])
+    except (jwt.InvalidTokenError, ValueError, KeyError, TypeError):
         return None
+    if len(_VERIFIED) >= _VERIFIED_LIMIT:
+        _VERIFIED.clear()
+    _VERIFIED[key] = (user_id, expires)
+    return user_id
 
 
 def bearer_token(request: Request) -> str | None:

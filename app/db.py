@@ -1,7 +1,8 @@
 """Engine, session factory and the request-scoped session (the request owns the transaction)."""
 
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from functools import lru_cache
 from typing import Annotated, Any
 
@@ -9,6 +10,7 @@ from fastapi import Depends, Request
 from sqlalchemy import Engine, create_engine, event, exc
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
+from starlette.concurrency import run_in_threadpool
 
 from app.settings import Settings
 from contexts.audit.models import AuditAction
@@ -96,29 +98,44 @@ def session_factory(settings: Settings) -> sessionmaker[Session]:
     )
 
 
-def request_transaction(request: Request, session: Session) -> Iterator[Session]:
+@asynccontextmanager
+async def request_transaction(
+    request: Request, session: Session, *, close: bool = False
+) -> AsyncIterator[Session]:
     """Yield the session; commit when the route returns, roll back when it raises.
 
-    A refusal (AccessDenied) rolls the work back, then commits its own audit event.
+    A refusal (AccessDenied) rolls the work back, then commits its own audit event. Opening needs no
+    database work (the session connects on its first query), so only the end takes a thread-pool
+    hand-off, with the close in the same one when asked.
     """
     try:
         yield session
-        session.commit()
-    except AccessDenied:
-        session.rollback()
-        _record_denial(request, session)
-        session.commit()
+    except BaseException as error:
+        await run_in_threadpool(_end_request, request, session, error, close)
         raise
-    except BaseException:
-        session.rollback()
-        raise
+    await run_in_threadpool(_end_request, request, session, None, close)
 
 
-def get_session(request: Request) -> Iterator[Session]:
+def _end_request(request: Request, session: Session, error: BaseException | None, close: bool) -> None:
+    """Commit, or roll back (recording a refusal); then close the session when asked."""
+    try:
+        if error is None:
+            session.commit()
+            return
+        session.rollback()
+        if isinstance(error, AccessDenied):
+            _record_denial(request, session)
+            session.commit()
+    finally:
+        if close:
+            session.close()
+
+
+async def get_session(request: Request) -> AsyncIterator[Session]:
     """A new session per request, in one transaction."""
     factory: sessionmaker[Session] = request.app.state.session_factory
-    with factory() as session:
-        yield from request_transaction(request, session)
+    async with request_transaction(request, factory(), close=True) as session:
+        yield session
 
 
 def _record_denial(request: Request, session: Session) -> None:

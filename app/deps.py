@@ -180,8 +180,11 @@ async def deployment_area(settings: SettingsDep) -> Area:
 AreaDep = Annotated[Area, Depends(deployment_area)]
 
 
-def language_rules(settings: SettingsDep) -> tuple[Rule, ...]:
-    """The language rules: shipped, plus the administrator's file when set."""
+async def language_rules(settings: SettingsDep) -> tuple[Rule, ...]:
+    """The language rules: shipped, plus the administrator's file when set.
+
+    On the event loop: the rules are cached, and an extra file costs one stat() to see it unchanged.
+    """
     return load_rules(settings.language_rules_file)
 
 

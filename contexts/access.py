@@ -9,7 +9,7 @@ import enum
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, false, or_, true
+from sqlalchemy import ColumnElement, bindparam, false, or_, true
 from sqlalchemy.orm import InstrumentedAttribute
 
 from contexts.errors import AccessDenied
@@ -146,6 +146,19 @@ def visible_agency_ids(actor: Actor) -> frozenset[int]:
 def visible_to(actor: Actor, owner_column: InstrumentedAttribute[int]) -> ColumnElement[bool]:
     """Filter agency-owned records down to those the actor may see."""
     return owner_column.in_(sorted(visible_agency_ids(actor)))
+
+
+VISIBLE_AGENCIES = "visible_agencies"
+
+
+def visible_to_anyone_given(owner_column: InstrumentedAttribute[int]) -> ColumnElement[bool]:
+    """`visible_to` for a statement built once: its agencies come from `visibility_of(actor)`."""
+    return owner_column.in_(bindparam(VISIBLE_AGENCIES, expanding=True))
+
+
+def visibility_of(actor: Actor) -> dict[str, list[int]]:
+    """The parameters a `visible_to_anyone_given` filter needs for this actor."""
+    return {VISIBLE_AGENCIES: sorted(visible_agency_ids(actor))}
 
 
 def manageable_by(actor: Actor, agency_column: InstrumentedAttribute[int]) -> ColumnElement[bool]:

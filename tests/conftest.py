@@ -7,7 +7,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -140,8 +140,9 @@ def app(settings: Settings, db_session: Session, app_engine: Engine) -> FastAPI:
     """The app, with each request's transaction nested in the test's outer transaction."""
     application = create_app(settings, factory=sessionmaker(bind=app_engine))
 
-    def test_session(request: Request) -> Iterator[Session]:
-        yield from request_transaction(request, db_session)
+    async def test_session(request: Request) -> AsyncIterator[Session]:
+        async with request_transaction(request, db_session) as session:
+            yield session
 
     application.dependency_overrides[get_session] = test_session
     return application

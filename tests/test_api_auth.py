@@ -1,8 +1,10 @@
 """API sign-in: OAuth2 password flow, generic failures, lock-out, disabled users."""
 
+import time
 from datetime import UTC, datetime, timedelta
 
 import jwt
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -95,6 +97,23 @@ def test_expired_forged_and_missing_tokens_are_refused(
     assert client.get("/api/me", headers={"Authorization": "Bearer not-a-token"}).status_code == 401
     assert client.get("/api/me").status_code == 401
     assert client.get("/api/me", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+
+
+def test_a_token_accepted_before_is_refused_once_it_expires_or_its_user_is_disabled(
+    client: TestClient, world: World, settings: Settings, db_session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    user = world.users[Role.PRACTITIONER]
+    token, lifetime = issue_token(settings=settings, user_id=user.id)
+    headers = {"Authorization": f"Bearer {token}"}
+    assert client.get("/api/me", headers=headers).status_code == 200
+    issued = time.time()
+    with monkeypatch.context() as later:
+        later.setattr(time, "time", lambda: issued + lifetime + 1)
+        assert client.get("/api/me", headers=headers).status_code == 401
+    assert client.get("/api/me", headers=headers).status_code == 200
+    user.is_active = False
+    db_session.flush()
+    assert client.get("/api/me", headers=headers).status_code == 401
 
 
 def test_token_lifetime_is_reported(client: TestClient, world: World, settings: Settings) -> None:

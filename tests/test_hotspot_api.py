@@ -2,7 +2,7 @@
 
 import json
 import math
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx2
@@ -237,8 +237,9 @@ def test_the_configured_threshold_governs_partner_maps(
     strict = Settings(**(settings.model_dump() | {"disclosure_threshold": 10, "disclosure_rounding": 10}))
     application = create_app(strict, factory=sessionmaker(bind=app_engine))
 
-    def test_session(request: Request) -> Iterator[Session]:
-        yield from request_transaction(request, db_session)
+    async def test_session(request: Request) -> AsyncIterator[Session]:
+        async with request_transaction(request, db_session) as session:
+            yield session
 
     application.dependency_overrides[get_session] = test_session
     client = TestClient(application, base_url="http://testserver")

@@ -73,7 +73,7 @@ def test_practitioner_creates_and_opens_a_record_with_reason_audited(
     assert created["home_point"] == {"longitude": -1.5, "latitude": 52.4}
     opened = client.get(f"/api/young-people/{created['id']}", headers=head)
     assert opened.status_code == 200
-    assert opened.json()["preferred_name"] == "Jo"
+    assert opened.json() == created
     events = db_session.scalars(
         select(AuditEvent).where(AuditEvent.object_type == "young_person").order_by(AuditEvent.id)
     ).all()

@@ -16,8 +16,8 @@ from contexts.young_people.schemas import (
 )
 from contexts.young_people.service import (
     create_young_person,
-    open_young_person,
     read_of,
+    read_young_person,
     search_young_people,
     summary_of,
     update_young_person,
@@ -78,9 +78,7 @@ def read(
     actor: PeopleViewer, reason: AccessReason, session: SessionDep, origin: OriginDep, person_id: int
 ) -> YoungPersonRead:
     """Open a young person's record (audited with your reason)."""
-    return read_of(
-        open_young_person(session=session, actor=actor, origin=origin, reason=reason, person_id=person_id)
-    )
+    return read_young_person(session=session, actor=actor, origin=origin, reason=reason, person_id=person_id)
 
 
 @router.patch("/{person_id}", response_model=YoungPersonRead, responses=DUPLICATES | REASON)

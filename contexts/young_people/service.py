@@ -1,14 +1,16 @@
 """Young person services: every read and change is scoped by `contexts.access` and audited."""
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from geoalchemy2.shape import from_shape, to_shape
 from shapely.geometry import Point
-from sqlalchemy import ColumnElement, Select, column, func, or_, select, table
+from sqlalchemy import ColumnElement, Select, bindparam, column, func, or_, select, table
 from sqlalchemy.orm import Session
 
-from contexts.access import Actor, Permission, ensure, visible_to
+from contexts.access import Actor, Permission, ensure, visibility_of, visible_to, visible_to_anyone_given
 from contexts.accounts.models import User
 from contexts.accounts.service import now_utc
 from contexts.audit.models import AuditAction
@@ -166,13 +168,44 @@ def create_young_person(
     return person
 
 
+VISIBLE_RECORD = select(YoungPerson).where(
+    YoungPerson.id == bindparam("person_id"), visible_to_anyone_given(YoungPerson.agency_id)
+)
+VISIBLE_RECORD_ID = select(YoungPerson.id).where(
+    YoungPerson.id == bindparam("person_id"), visible_to_anyone_given(YoungPerson.agency_id)
+)
+VISIBLE_RECORD_VALUES = select(*YoungPerson.__table__.columns).where(
+    YoungPerson.id == bindparam("person_id"), visible_to_anyone_given(YoungPerson.agency_id)
+)
+"""Built once: nearly every request about a young person runs one of them first."""
+NOT_VISIBLE = "No such young person in the records you can see."
+
+
 def get_young_person(*, session: Session, actor: Actor, person_id: int) -> YoungPerson:
     """A record the actor may see; others look as if they do not exist."""
     ensure(actor, Permission.VIEW_PEOPLE)
-    person = session.scalar(select(YoungPerson).where(YoungPerson.id == person_id, people_visible_to(actor)))
+    person = session.scalar(VISIBLE_RECORD, {"person_id": person_id, **visibility_of(actor)})
     if person is None:
-        raise NotFound("No such young person in the records you can see.")
+        raise NotFound(NOT_VISIBLE)
     return person
+
+
+def visible_person_id(*, session: Session, actor: Actor, person_id: int) -> int:
+    """`get_young_person` for callers that need only to know the record is there and visible.
+
+    One Core query on the session's connection (after flushing what is pending, as a session query
+    would), with no record loaded into the session.
+    """
+    ensure(actor, Permission.VIEW_PEOPLE)
+    session.flush()
+    found = (
+        session.connection()
+        .execute(VISIBLE_RECORD_ID, {"person_id": person_id, **visibility_of(actor)})
+        .scalar()
+    )
+    if found is None:
+        raise NotFound(NOT_VISIBLE)
+    return int(found)
 
 
 def open_young_person(
@@ -287,14 +320,37 @@ def summary_of(person: YoungPerson, today: date | None = None) -> YoungPersonSum
 
 def read_of(person: YoungPerson, today: date | None = None) -> YoungPersonRead:
     """The full record for its case team."""
+    return _read_values(_columns(person), today)
+
+
+def _read_values(values: Mapping[str, Any], today: date | None = None) -> YoungPersonRead:
+    """The full record for its case team, from its column values by name."""
     point = None
-    if person.home_point is not None:
-        shape = to_shape(person.home_point)
+    if values["home_point"] is not None:
+        shape = to_shape(values["home_point"])
         assert isinstance(shape, Point)
         point = Coordinates(longitude=shape.x, latitude=shape.y)
     return YoungPersonRead.model_validate(
-        {**_columns(person), "age": age_on(person.date_of_birth, today or date.today()), "home_point": point}
+        {**values, "age": age_on(values["date_of_birth"], today or date.today()), "home_point": point}
     )
+
+
+def read_young_person(
+    *, session: Session, actor: Actor, origin: RequestOrigin, reason: str, person_id: int
+) -> YoungPersonRead:
+    """`read_of(open_young_person(...))`: audited the same, without loading the record into the session."""
+    ensure(actor, Permission.VIEW_PEOPLE)
+    session.flush()
+    values = (
+        session.connection()
+        .execute(VISIBLE_RECORD_VALUES, {"person_id": person_id, **visibility_of(actor)})
+        .mappings()
+        .first()
+    )
+    if values is None:
+        raise NotFound(NOT_VISIBLE)
+    _audit(session, actor, origin, AuditAction.VIEW, reason, person_id)
+    return _read_values(dict(values))
 
 
 def _columns(person: YoungPerson) -> dict[str, object]:
