@@ -41,7 +41,7 @@ from benchmarks.practitioner import free_port
 from contexts.accounts.models import User
 from contexts.accounts.service import actor_for
 from contexts.audit.service import RequestOrigin
-from contexts.concerns.importer import ConcernImportReport, import_concerns_file
+from contexts.concerns.importer import IMPORT_PHASES, ConcernImportReport, import_concerns_file
 from contexts.concerns.models import Concern, ConcernCategory
 from contexts.demo.progress import Silent, TerminalProgress
 from contexts.demo.service import DemoSize, build_demo
@@ -288,6 +288,8 @@ def run(cluster: Cluster, workdir: Path, console: Console, size: DemoSize) -> No
     table = Table(title=f"Concern import on the {size.value} demo ({os.cpu_count()} cores)")
     for heading in ("run", "rows", "loaded / updated / unchanged", "seconds", "rows/s"):
         table.add_column(heading)
+    phases = Table(title="Where each import's time went (seconds)")
+    phases.add_column("run")
     for name, path in (
         ("csmap import concerns", first),
         ("same file again", first),
@@ -295,6 +297,7 @@ def run(cluster: Cluster, workdir: Path, console: Console, size: DemoSize) -> No
     ):
         report = timed_import(engine, path, console)
         table.add_row(*_line(name, report))
+        _phase_row(phases, name, report)
         console.print(f"{name}: {report.rows_per_second:,.0f} rows/s, load average {os.getloadavg()[0]:.1f}")
     for name, rules in (("sample, no wording check", ()), ("sample, --check-wording", load_rules())):
         report = timed_import(engine, other, console, rules, keep=False)
@@ -317,6 +320,15 @@ def run(cluster: Cluster, workdir: Path, console: Console, size: DemoSize) -> No
     )
     engine.dispose()
     console.print(table)
+    console.print(phases)
+
+
+def _phase_row(phases: Table, name: str, report: ConcernImportReport) -> None:
+    """Add an import's phase times to the breakdown table."""
+    if len(phases.columns) == 1:
+        for phase in IMPORT_PHASES:
+            phases.add_column(phase, justify="right")
+    phases.add_row(name, *(f"{report.phase_seconds.get(phase, 0.0):.1f}" for phase in IMPORT_PHASES))
 
 
 def main() -> None:

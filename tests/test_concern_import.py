@@ -139,6 +139,8 @@ def test_a_good_file_loads_every_row_with_each_form_of_location(
     assert report.written
     assert report.problems == []
     assert report.import_id is not None
+    assert set(report.phase_seconds) == set(importer.IMPORT_PHASES)
+    assert 0 < sum(report.phase_seconds.values()) <= 2 * report.seconds
     loaded = imported(db_session)
     first, second, third = loaded["EXT-1"], loaded["EXT-2"], loaded["EXT-3"]
     assert first.young_person_id == people["YP-1"].id
@@ -293,6 +295,8 @@ def test_bad_rows_load_nothing_and_the_report_names_each_row_and_column(
     report = run(db_session, practitioner(world), text)
     assert not report.written
     assert report.import_id is None
+    assert "counting" not in report.phase_seconds
+    assert "writing" not in report.phase_seconds
     assert {(problem.row, problem.column) for problem in report.problems} == expected
     assert report.rejected == len(expected)
     assert report.rows == len(BAD_ROWS) + 3

@@ -178,6 +178,9 @@ class ConcernImportReport:
     import_id: int | None = None
     seconds: float = 0.0
     problems: list[RowProblem] = field(default_factory=list)
+    phase_seconds: dict[str, float] = field(default_factory=dict)
+    """Where the time went: checking rows in Python runs beside the database phases, which follow
+    one another on the loading connection (copy, look-ups, writing, counting for hotspot maps)."""
 
     @property
     def rows_per_second(self) -> float:
@@ -747,6 +750,11 @@ class ChunkLoader:
     problems: list[RowProblem] = field(default_factory=list)
     counts: list[int] = field(default_factory=lambda: [0, 0, 0, 0])
     """Added, updated, unchanged and flagged so far."""
+    phase_seconds: dict[str, float] = field(default_factory=dict)
+
+    def _timed(self, phase: str, started: float) -> None:
+        """Add the time since `started` to a phase."""
+        self.phase_seconds[phase] = self.phase_seconds.get(phase, 0.0) + clock.perf_counter() - started
 
     def begin(self) -> None:
         """Create the temporary tables and mark where to roll back to if the import is refused.
@@ -768,16 +776,24 @@ class ChunkLoader:
 
     def load(self, rows: list[Any], *, write: bool) -> None:
         """Stage and resolve a chunk; note its problems; write its good rows when told to."""
+        started = clock.perf_counter()
         self._stage(rows)
+        self._timed("copy", started)
+        started = clock.perf_counter()
         found = self._resolve()
+        self._timed("look-ups", started)
         self.problems += found
         if write:
+            started = clock.perf_counter()
             self._write({problem.row for problem in found})
+            self._timed("writing", started)
 
     def end(self, *, keep: bool) -> None:
         """Count what was added and keep it, or undo it all; then drop the temporary tables."""
         if keep:
+            started = clock.perf_counter()
             self.connection.execute(COUNT_ADDED)
+            self._timed("counting", started)
         self.connection.execute(
             "RELEASE SAVEPOINT concern_import" if keep else "ROLLBACK TO SAVEPOINT concern_import"
         )
@@ -844,9 +860,17 @@ def _load(
     checking of one chunk and the loading of the previous run side by side.
     """
     rows = 0
+    checking = 0.0
+    chunks = _chunks(records, checker)
     with ThreadPoolExecutor(max_workers=1) as worker:
         pending: Future[None] | None = None
-        for read, good in _chunks(records, checker):
+        while True:
+            started = clock.perf_counter()
+            chunk = next(chunks, None)
+            checking += clock.perf_counter() - started
+            if chunk is None:
+                break
+            read, good = chunk
             if pending is not None:
                 pending.result()
                 progress.advance(CHUNK_ROWS)
@@ -856,7 +880,13 @@ def _load(
         if pending is not None:
             pending.result()
             progress.advance(rows % CHUNK_ROWS or CHUNK_ROWS)
+    loader.phase_seconds[CHECKING_PHASE] = checking
     return rows
+
+
+CHECKING_PHASE = "reading and checking (beside the database)"
+IMPORT_PHASES = ("copy", "look-ups", "writing", "counting", CHECKING_PHASE)
+"""The phases a report times, as `ConcernImportReport.phase_seconds` names them."""
 
 
 def _record(
@@ -933,6 +963,7 @@ def import_concerns(
         report.loaded, report.updated, report.unchanged, report.flagged = loader.counts
         report.import_id = _record(session, actor, origin, report, skip_invalid)
     report.seconds = clock.perf_counter() - started
+    report.phase_seconds = dict(loader.phase_seconds)
     shown.finish(_closing_line(report))
     return report
 
