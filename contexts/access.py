@@ -198,3 +198,18 @@ def entry_visible_to(
 ) -> ColumnElement[bool]:
     """Entries kept inside their recording agency are seen only by that agency's staff."""
     return or_(~agency_only, agency_column == actor.agency_id)
+
+
+ACTOR_AGENCY = "actor_agency_id"
+
+
+def entry_visible_to_anyone_given(
+    agency_column: InstrumentedAttribute[int], agency_only: ColumnElement[bool]
+) -> ColumnElement[bool]:
+    """`entry_visible_to` for a statement built once: the agency comes from `entry_visibility_of`."""
+    return or_(~agency_only, agency_column == bindparam(ACTOR_AGENCY))
+
+
+def entry_visibility_of(actor: Actor) -> dict[str, int]:
+    """The parameters an `entry_visible_to_anyone_given` filter needs for this actor."""
+    return {ACTOR_AGENCY: actor.agency_id}

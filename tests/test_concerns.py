@@ -12,7 +12,7 @@ from contexts.accounts.models import User
 from contexts.accounts.service import actor_for
 from contexts.audit.models import AuditAction, AuditEvent
 from contexts.audit.service import RequestOrigin
-from contexts.concerns.models import ConcernKind
+from contexts.concerns.models import ConcernKind, Context
 from contexts.concerns.schemas import Chronology, ChronologyFilter, ConcernRead
 from contexts.concerns.service import chronology_entries
 from mapping.places.models import Place, PlaceType
@@ -284,3 +284,12 @@ def test_chronology_json_is_byte_for_byte_the_model_serialisation(
         assert served.json()["total"] == total == expected_total
     body = client.get(url, params={"limit": 5, "offset": 50}, headers=head).json()
     assert (body["items"], body["total"]) == ([], 7)
+    every_context: dict[str, Any] = {
+        "context": [context.value for context in Context],
+        "limit": 4,
+        "offset": 2,
+    }
+    filtered = client.get(url, params=every_context, headers=head).json()
+    unfiltered = client.get(url, params={"limit": 4, "offset": 2}, headers=head).json()
+    assert filtered == unfiltered
+    assert len(unfiltered["items"]) == 4

@@ -7,10 +7,17 @@ from typing import Any
 import orjson
 from geoalchemy2.shape import from_shape, to_shape
 from shapely.geometry import Point
-from sqlalchemy import ColumnElement, Select, String, column, func, select, table, type_coerce
+from sqlalchemy import ColumnElement, Select, String, bindparam, column, func, select, table, type_coerce
 from sqlalchemy.orm import Session
 
-from contexts.access import Actor, Permission, ensure, entry_visible_to
+from contexts.access import (
+    Actor,
+    Permission,
+    ensure,
+    entry_visibility_of,
+    entry_visible_to,
+    entry_visible_to_anyone_given,
+)
 from contexts.accounts.models import User
 from contexts.agencies.models import Agency
 from contexts.audit.models import AuditAction
@@ -344,10 +351,13 @@ def _chronology_query(
     actor: Actor, person_id: int, filters: ChronologyFilter, *, as_text: bool
 ) -> Select[Any]:
     """Visible, filtered entries with names joined, oldest first."""
+    return _joined(select(*_entry_columns(as_text=as_text)).where(*_conditions(actor, person_id, filters)))
+
+
+def _joined(query: Select[Any]) -> Select[Any]:
+    """Entries with their agency, recorder and category joined, oldest first."""
     return (
-        select(*_entry_columns(as_text=as_text))
-        .select_from(Concern)
-        .where(*_conditions(actor, person_id, filters))
+        query.select_from(Concern)
         .join(Agency, Agency.id == Concern.agency_id)
         .join(User, User.id == Concern.recorded_by_id)
         .join(ConcernCategory, ConcernCategory.id == Concern.category_id)
@@ -355,8 +365,39 @@ def _chronology_query(
     )
 
 
+def _unfiltered_page(*, as_text: bool) -> Select[Any]:
+    """One page of a whole chronology, built once: most chronology requests have no filter."""
+    visible = entry_visible_to_anyone_given(Concern.agency_id, Concern.sensitivity == Sensitivity.AGENCY_ONLY)
+    query = select(*_entry_columns(as_text=as_text)).where(
+        Concern.young_person_id == bindparam("person_id"), visible
+    )
+    return _joined(query).limit(bindparam("page_limit")).offset(bindparam("page_offset"))
+
+
+UNFILTERED_PAGES = {as_text: _unfiltered_page(as_text=as_text) for as_text in (False, True)}
+NO_FILTERS = ChronologyFilter()
+
+
+def _page_query(
+    actor: Actor, person_id: int, filters: ChronologyFilter, limit: int | None, offset: int, *, as_text: bool
+) -> tuple[Select[Any], dict[str, Any]]:
+    """The statement for one page and its parameters: the one built once when nothing is filtered."""
+    if limit is not None and filters == NO_FILTERS:
+        parameters = {"person_id": person_id, "page_limit": limit, "page_offset": offset}
+        return UNFILTERED_PAGES[as_text], parameters | entry_visibility_of(actor)
+    query = _chronology_query(actor, person_id, filters, as_text=as_text)
+    return (query.offset(offset).limit(limit) if limit else query.offset(offset)), {}
+
+
 def _read_page(
-    session: Session, query: Select[Any], limit: int | None, offset: int, count: Select[Any]
+    session: Session,
+    actor: Actor,
+    person_id: int,
+    filters: ChronologyFilter,
+    limit: int | None,
+    offset: int,
+    *,
+    as_text: bool,
 ) -> tuple[list[str], list[Any], int]:
     """Column names, one page of rows and the filtered total.
 
@@ -364,14 +405,13 @@ def _read_page(
     that ends before its limit gives the total by itself; only a full page, or one past the end,
     counts the rest apart (a window count over every row cost more than the whole count query).
     """
-    result = session.connection().execute(
-        query.offset(offset).limit(limit) if limit else query.offset(offset)
-    )
+    query, parameters = _page_query(actor, person_id, filters, limit, offset, as_text=as_text)
+    result = session.connection().execute(query, parameters)
     names, rows = list(result.keys()), list(result.all())
     if (rows or not offset) and (limit is None or len(rows) < limit):
         return names, rows, offset + len(rows)
-    total = session.scalar(select(func.count()).select_from(count.subquery()))
-    return names, rows, total or 0
+    counted = select(func.count()).select_from(_filtered(actor, person_id, filters).subquery())
+    return names, rows, session.scalar(counted) or 0
 
 
 def _audit_chronology(
@@ -405,8 +445,7 @@ def chronology_entries(
     Plain named tuples, no ORM object or model per row: a 2,000-entry chronology is the common case.
     """
     person = get_young_person(session=session, actor=actor, person_id=person_id)
-    query = _chronology_query(actor, person.id, filters, as_text=False)
-    names, rows, total = _read_page(session, query, limit, offset, _filtered(actor, person.id, filters))
+    names, rows, total = _read_page(session, actor, person.id, filters, limit, offset, as_text=False)
     entries = [ChronologyEntry._make(row) for row in rows]
     _audit_chronology(session, actor, origin, reason, person.id)
     return entries, total
@@ -429,8 +468,7 @@ def chronology_json(
     equal), without building a model per entry: for 2,000 entries that was most of the request's time.
     """
     person_id = visible_person_id(session=session, actor=actor, person_id=person_id)
-    query = _chronology_query(actor, person_id, filters, as_text=True)
-    names, rows, total = _read_page(session, query, limit, offset, _filtered(actor, person_id, filters))
+    names, rows, total = _read_page(session, actor, person_id, filters, limit, offset, as_text=True)
     no_findings: dict[str, Any] = {}
     items = [dict(zip(names, row, strict=True), language_findings=no_findings) for row in rows]
     _audit_chronology(session, actor, origin, reason, person_id)
