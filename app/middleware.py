@@ -188,8 +188,13 @@ class SecurityHeadersMiddleware:
         await self.app(scope, receive, send_with_headers)
 
 
+UNMETERED_PATHS = ("/static/", "/healthz")
+"""Requests that never touch the database: assets and the liveness check need no slot, so a page's
+assets and a load balancer's checks never queue behind slow database work."""
+
+
 class AdmissionMiddleware:
-    """Serve at most `limit` requests at once; the rest wait their turn on the event loop.
+    """Serve at most `limit` database requests at once; the rest wait their turn on the event loop.
 
     Each request in progress holds a database connection between its thread hand-offs, so an
     unbounded number in flight would exhaust the pool and time out instead of queueing.
@@ -200,7 +205,7 @@ class AdmissionMiddleware:
         self.slots = anyio.Semaphore(limit)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or str(scope.get("path", "")).startswith(UNMETERED_PATHS):
             await self.app(scope, receive, send)
             return
         async with self.slots:

@@ -64,3 +64,28 @@ def test_lifespan_messages_pass_without_a_slot() -> None:
 
     run_alone(main)
     assert seen == ["lifespan"]
+
+
+def test_assets_and_the_liveness_check_never_wait_behind_database_requests() -> None:
+    started: list[str] = []
+    release = anyio.Event()
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        started.append(scope["path"])
+        if scope["path"].startswith("/api/"):
+            await release.wait()
+
+    admitted = AdmissionMiddleware(app, limit=1)
+
+    async def main() -> None:
+        async with anyio.create_task_group() as group:
+            group.start_soon(admitted, {"type": "http", "path": "/api/slow"}, nothing_received, discard)
+            await anyio.sleep(0.01)
+            for path in ("/api/queued", "/static/build/csmap.css", "/healthz"):
+                group.start_soon(admitted, {"type": "http", "path": path}, nothing_received, discard)
+            await anyio.sleep(0.01)
+            assert started == ["/api/slow", "/static/build/csmap.css", "/healthz"]
+            release.set()
+
+    run_alone(main)
+    assert started[-1] == "/api/queued"
