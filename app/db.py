@@ -6,6 +6,7 @@ from contextlib import asynccontextmanager
 from functools import lru_cache
 from typing import Annotated, Any
 
+import anyio
 from fastapi import Depends, Request
 from sqlalchemy import Engine, create_engine, event, exc
 from sqlalchemy.orm import Session, sessionmaker
@@ -111,7 +112,9 @@ async def request_transaction(
     try:
         yield session
     except BaseException as error:
-        await run_in_threadpool(_end_request, request, session, error, close)
+        # Shielded: a request cancelled mid-way (the client went away) still rolls back and closes.
+        with anyio.CancelScope(shield=True):
+            await run_in_threadpool(_end_request, request, session, error, close)
         raise
     await run_in_threadpool(_end_request, request, session, None, close)
 

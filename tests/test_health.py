@@ -3,9 +3,12 @@ connections checked only after sitting idle."""
 
 import shutil
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC
 from pathlib import Path
+from typing import Any, cast
 
+import anyio
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
@@ -104,3 +107,39 @@ def test_app_connections_speak_utc_whatever_the_zone_they_start_in(
         assert (zone, moment.tzinfo, moment.hour) == ("UTC", UTC, 11)
     finally:
         engine.dispose()
+
+
+class RecordingSession:
+    """Stands in for a Session: notes what the request's end does with it."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def commit(self) -> None:
+        self.calls.append("commit")
+
+    def rollback(self) -> None:
+        self.calls.append("rollback")
+
+    def close(self) -> None:
+        self.calls.append("close")
+
+
+def test_a_request_cancelled_mid_way_still_rolls_back_and_closes_its_session() -> None:
+    session = RecordingSession()
+    entered = anyio.Event()
+
+    async def request_that_is_cancelled() -> None:
+        async with app_db.request_transaction(cast(Any, None), cast(Any, session), close=True):
+            entered.set()
+            await anyio.sleep(60)
+
+    async def main() -> None:
+        async with anyio.create_task_group() as group:
+            group.start_soon(request_that_is_cancelled)
+            await entered.wait()
+            group.cancel_scope.cancel()
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(anyio.run, main).result()
+    assert session.calls == ["rollback", "close"]

@@ -265,7 +265,7 @@ class RowChecker:
     pick: Callable[[list[str]], tuple[str, ...]] = field(init=False)
 
     def __post_init__(self) -> None:
-        """Prepare the language prefilter and the picker of cells (absent columns read as empty)."""
+        """Prepare the picker of cells (absent columns read as empty)."""
         self.pick = itemgetter(*(self.positions.get(name, self.width) for name in FIELDS))
 
     def _bad(self, row: int, column: str, problem: str) -> None:
