@@ -49,6 +49,7 @@ import math
 import time as clock
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from operator import itemgetter
@@ -752,9 +753,14 @@ class ChunkLoader:
     """Added, updated, unchanged and flagged so far."""
     phase_seconds: dict[str, float] = field(default_factory=dict)
 
-    def _timed(self, phase: str, started: float) -> None:
-        """Add the time since `started` to a phase."""
-        self.phase_seconds[phase] = self.phase_seconds.get(phase, 0.0) + clock.perf_counter() - started
+    @contextmanager
+    def _timed(self, phase: str) -> Iterator[None]:
+        """Add the time the block takes to a phase."""
+        started = clock.perf_counter()
+        try:
+            yield
+        finally:
+            self.phase_seconds[phase] = self.phase_seconds.get(phase, 0.0) + clock.perf_counter() - started
 
     def begin(self) -> None:
         """Create the temporary tables and mark where to roll back to if the import is refused.
@@ -776,24 +782,20 @@ class ChunkLoader:
 
     def load(self, rows: list[Any], *, write: bool) -> None:
         """Stage and resolve a chunk; note its problems; write its good rows when told to."""
-        started = clock.perf_counter()
-        self._stage(rows)
-        self._timed("copy", started)
-        started = clock.perf_counter()
-        found = self._resolve()
-        self._timed("look-ups", started)
+        with self._timed("copy"):
+            self._stage(rows)
+        with self._timed("look-ups"):
+            found = self._resolve()
         self.problems += found
         if write:
-            started = clock.perf_counter()
-            self._write({problem.row for problem in found})
-            self._timed("writing", started)
+            with self._timed("writing"):
+                self._write({problem.row for problem in found})
 
     def end(self, *, keep: bool) -> None:
         """Count what was added and keep it, or undo it all; then drop the temporary tables."""
         if keep:
-            started = clock.perf_counter()
-            self.connection.execute(COUNT_ADDED)
-            self._timed("counting", started)
+            with self._timed("counting"):
+                self.connection.execute(COUNT_ADDED)
         self.connection.execute(
             "RELEASE SAVEPOINT concern_import" if keep else "ROLLBACK TO SAVEPOINT concern_import"
         )

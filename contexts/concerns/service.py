@@ -211,9 +211,14 @@ def concern_history(
     ]
 
 
-def _conditions(actor: Actor, person_id: int, filters: ChronologyFilter) -> list[ColumnElement[bool]]:
-    """Which of a young person's entries the actor may see and the filters keep."""
-    conditions = [Concern.young_person_id == person_id, concerns_visible_to(actor)]
+def _conditions(filters: ChronologyFilter) -> list[ColumnElement[bool]]:
+    """Which of a young person's entries the actor may see and the filters keep.
+
+    The young person and the actor's agency are parameters (`_parameters`), so that the unfiltered
+    statements can be built once.
+    """
+    visible = entry_visible_to_anyone_given(Concern.agency_id, Concern.sensitivity == Sensitivity.AGENCY_ONLY)
+    conditions = [Concern.young_person_id == bindparam("person_id"), visible]
     if filters.date_from:
         conditions.append(Concern.occurred_at >= datetime.combine(filters.date_from, time(), UTC))
     if filters.date_to:
@@ -232,9 +237,9 @@ def _conditions(actor: Actor, person_id: int, filters: ChronologyFilter) -> list
     return conditions
 
 
-def _filtered(actor: Actor, person_id: int, filters: ChronologyFilter) -> Select[Concern]:
-    """The chronology query with the filters applied."""
-    return select(Concern).where(*_conditions(actor, person_id, filters))
+def _parameters(actor: Actor, person_id: int) -> dict[str, Any]:
+    """The values `_conditions` leaves as parameters."""
+    return {"person_id": person_id, **entry_visibility_of(actor)}
 
 
 def read_concerns(
@@ -347,17 +352,12 @@ def _entry_columns(*, as_text: bool) -> list[Any]:
     ]
 
 
-def _chronology_query(
-    actor: Actor, person_id: int, filters: ChronologyFilter, *, as_text: bool
-) -> Select[Any]:
+def _chronology_query(filters: ChronologyFilter, *, as_text: bool) -> Select[Any]:
     """Visible, filtered entries with names joined, oldest first."""
-    return _joined(select(*_entry_columns(as_text=as_text)).where(*_conditions(actor, person_id, filters)))
-
-
-def _joined(query: Select[Any]) -> Select[Any]:
-    """Entries with their agency, recorder and category joined, oldest first."""
     return (
-        query.select_from(Concern)
+        select(*_entry_columns(as_text=as_text))
+        .select_from(Concern)
+        .where(*_conditions(filters))
         .join(Agency, Agency.id == Concern.agency_id)
         .join(User, User.id == Concern.recorded_by_id)
         .join(ConcernCategory, ConcernCategory.id == Concern.category_id)
@@ -365,28 +365,19 @@ def _joined(query: Select[Any]) -> Select[Any]:
     )
 
 
-def _unfiltered_page(*, as_text: bool) -> Select[Any]:
-    """One page of a whole chronology, built once: most chronology requests have no filter."""
-    visible = entry_visible_to_anyone_given(Concern.agency_id, Concern.sensitivity == Sensitivity.AGENCY_ONLY)
-    query = select(*_entry_columns(as_text=as_text)).where(
-        Concern.young_person_id == bindparam("person_id"), visible
-    )
-    return _joined(query).limit(bindparam("page_limit")).offset(bindparam("page_offset"))
+def _paged(query: Select[Any], *, limited: bool) -> Select[Any]:
+    """The query from `page_offset`, for at most `page_limit` entries when `limited`."""
+    query = query.offset(bindparam("page_offset"))
+    return query.limit(bindparam("page_limit")) if limited else query
 
 
-UNFILTERED_PAGES = {as_text: _unfiltered_page(as_text=as_text) for as_text in (False, True)}
 NO_FILTERS = ChronologyFilter()
-
-
-def _page_query(
-    actor: Actor, person_id: int, filters: ChronologyFilter, limit: int | None, offset: int, *, as_text: bool
-) -> tuple[Select[Any], dict[str, Any]]:
-    """The statement for one page and its parameters: the one built once when nothing is filtered."""
-    if limit is not None and filters == NO_FILTERS:
-        parameters = {"person_id": person_id, "page_limit": limit, "page_offset": offset}
-        return UNFILTERED_PAGES[as_text], parameters | entry_visibility_of(actor)
-    query = _chronology_query(actor, person_id, filters, as_text=as_text)
-    return (query.offset(offset).limit(limit) if limit else query.offset(offset)), {}
+UNFILTERED_PAGES = {
+    as_text: _paged(_chronology_query(NO_FILTERS, as_text=as_text), limited=True) for as_text in (False, True)
+}
+"""Built once: most chronology requests have no filter, and building the select, its joins and its
+cache key cost more per request than running it for a typical record."""
+COUNTS = select(func.count()).select_from(select(Concern.id).where(*_conditions(NO_FILTERS)).subquery())
 
 
 def _read_page(
@@ -405,13 +396,24 @@ def _read_page(
     that ends before its limit gives the total by itself; only a full page, or one past the end,
     counts the rest apart (a window count over every row cost more than the whole count query).
     """
-    query, parameters = _page_query(actor, person_id, filters, limit, offset, as_text=as_text)
+    unfiltered = filters == NO_FILTERS
+    if unfiltered and limit is not None:
+        query = UNFILTERED_PAGES[as_text]
+    else:
+        query = _paged(_chronology_query(filters, as_text=as_text), limited=limit is not None)
+    parameters = _parameters(actor, person_id) | {"page_offset": offset}
+    if limit is not None:
+        parameters["page_limit"] = limit
     result = session.connection().execute(query, parameters)
     names, rows = list(result.keys()), list(result.all())
     if (rows or not offset) and (limit is None or len(rows) < limit):
         return names, rows, offset + len(rows)
-    counted = select(func.count()).select_from(_filtered(actor, person_id, filters).subquery())
-    return names, rows, session.scalar(counted) or 0
+    counted = (
+        COUNTS
+        if unfiltered
+        else select(func.count()).select_from(select(Concern.id).where(*_conditions(filters)).subquery())
+    )
+    return names, rows, session.scalar(counted, _parameters(actor, person_id)) or 0
 
 
 def _audit_chronology(

@@ -168,15 +168,16 @@ def create_young_person(
     return person
 
 
-VISIBLE_RECORD = select(YoungPerson).where(
-    YoungPerson.id == bindparam("person_id"), visible_to_anyone_given(YoungPerson.agency_id)
-)
-VISIBLE_RECORD_ID = select(YoungPerson.id).where(
-    YoungPerson.id == bindparam("person_id"), visible_to_anyone_given(YoungPerson.agency_id)
-)
-VISIBLE_RECORD_VALUES = select(*YoungPerson.__table__.columns).where(
-    YoungPerson.id == bindparam("person_id"), visible_to_anyone_given(YoungPerson.agency_id)
-)
+def _visible_record(*columns: Any) -> Select[Any]:
+    """A young person's record by `person_id`, if visible to the actor `visibility_of` describes."""
+    return select(*columns).where(
+        YoungPerson.id == bindparam("person_id"), visible_to_anyone_given(YoungPerson.agency_id)
+    )
+
+
+VISIBLE_RECORD = _visible_record(YoungPerson)
+VISIBLE_RECORD_ID = _visible_record(YoungPerson.id)
+VISIBLE_RECORD_VALUES = _visible_record(*YoungPerson.__table__.columns)
 """Built once: nearly every request about a young person runs one of them first."""
 NOT_VISIBLE = "No such young person in the records you can see."
 
@@ -184,28 +185,36 @@ NOT_VISIBLE = "No such young person in the records you can see."
 def get_young_person(*, session: Session, actor: Actor, person_id: int) -> YoungPerson:
     """A record the actor may see; others look as if they do not exist."""
     ensure(actor, Permission.VIEW_PEOPLE)
-    person = session.scalar(VISIBLE_RECORD, {"person_id": person_id, **visibility_of(actor)})
+    person: YoungPerson | None = session.scalar(
+        VISIBLE_RECORD, {"person_id": person_id, **visibility_of(actor)}
+    )
     if person is None:
         raise NotFound(NOT_VISIBLE)
     return person
 
 
 def visible_person_id(*, session: Session, actor: Actor, person_id: int) -> int:
-    """`get_young_person` for callers that need only to know the record is there and visible.
+    """`get_young_person` for callers that need only to know the record is there and visible."""
+    return int(_visible_row(session, actor, person_id, VISIBLE_RECORD_ID)["id"])
+
+
+def _visible_row(session: Session, actor: Actor, person_id: int, statement: Select[Any]) -> dict[str, Any]:
+    """A visible record's selected columns by name, or NotFound.
 
     One Core query on the session's connection (after flushing what is pending, as a session query
     would), with no record loaded into the session.
     """
     ensure(actor, Permission.VIEW_PEOPLE)
     session.flush()
-    found = (
+    values = (
         session.connection()
-        .execute(VISIBLE_RECORD_ID, {"person_id": person_id, **visibility_of(actor)})
-        .scalar()
+        .execute(statement, {"person_id": person_id, **visibility_of(actor)})
+        .mappings()
+        .first()
     )
-    if found is None:
+    if values is None:
         raise NotFound(NOT_VISIBLE)
-    return int(found)
+    return dict(values)
 
 
 def open_young_person(
@@ -339,18 +348,9 @@ def read_young_person(
     *, session: Session, actor: Actor, origin: RequestOrigin, reason: str, person_id: int
 ) -> YoungPersonRead:
     """`read_of(open_young_person(...))`: audited the same, without loading the record into the session."""
-    ensure(actor, Permission.VIEW_PEOPLE)
-    session.flush()
-    values = (
-        session.connection()
-        .execute(VISIBLE_RECORD_VALUES, {"person_id": person_id, **visibility_of(actor)})
-        .mappings()
-        .first()
-    )
-    if values is None:
-        raise NotFound(NOT_VISIBLE)
+    values = _visible_row(session, actor, person_id, VISIBLE_RECORD_VALUES)
     _audit(session, actor, origin, AuditAction.VIEW, reason, person_id)
-    return _read_values(dict(values))
+    return _read_values(values)
 
 
 def _columns(person: YoungPerson) -> dict[str, object]:
