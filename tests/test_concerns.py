@@ -243,6 +243,7 @@ def test_chronology_json_is_byte_for_byte_the_model_serialisation(
     for days in range(4):
         add(client, head, person_id, occurred_at=(NOW - timedelta(days=20 - days)).isoformat())
     add(client, head, person_id, longitude=-1.49, latitude=52.41, kind="harm", context="home")
+    add(client, head, person_id, kind="protective", category="trusted-adult", context="peer_group")
     add(client, head, person_id, sensitivity="agency_only", detail=None, occurred_precision="month")
     add(
         client,
@@ -257,12 +258,12 @@ def test_chronology_json_is_byte_for_byte_the_model_serialisation(
     actor = actor_for(user)
     url = f"/api/young-people/{person_id}/chronology"
     pages: list[tuple[dict[str, Any], tuple[int, int], int]] = [
-        ({}, (500, 0), 7),
-        ({"limit": 2, "offset": 3}, (2, 3), 7),
-        ({"limit": 4, "offset": 3}, (4, 3), 7),
-        ({"limit": 7}, (7, 0), 7),
-        ({"limit": 5, "offset": 5}, (5, 5), 7),
-        ({"limit": 5, "offset": 50}, (5, 50), 7),
+        ({}, (500, 0), 8),
+        ({"limit": 2, "offset": 3}, (2, 3), 8),
+        ({"limit": 4, "offset": 3}, (4, 3), 8),
+        ({"limit": 8}, (8, 0), 8),
+        ({"limit": 5, "offset": 5}, (5, 5), 8),
+        ({"limit": 5, "offset": 50}, (5, 50), 8),
         ({"kind": "harm"}, (500, 0), 1),
     ]
     for params, (limit, offset), expected_total in pages:
@@ -283,7 +284,7 @@ def test_chronology_json_is_byte_for_byte_the_model_serialisation(
         assert served.content == model.model_dump_json().encode()
         assert served.json()["total"] == total == expected_total
     body = client.get(url, params={"limit": 5, "offset": 50}, headers=head).json()
-    assert (body["items"], body["total"]) == ([], 7)
+    assert (body["items"], body["total"]) == ([], 8)
     every_context: dict[str, Any] = {
         "context": [context.value for context in Context],
         "limit": 4,

@@ -7,7 +7,17 @@ from typing import Any
 import orjson
 from geoalchemy2.shape import from_shape, to_shape
 from shapely.geometry import Point
-from sqlalchemy import ColumnElement, Select, String, bindparam, column, func, select, table, type_coerce
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    String,
+    bindparam,
+    column,
+    func,
+    select,
+    table,
+    type_coerce,
+)
 from sqlalchemy.orm import Session
 
 from contexts.access import (
@@ -35,8 +45,15 @@ from contexts.errors import AccessDenied, Conflict, InvalidInput, NotFound
 from contexts.language.checker import Rule, check_text
 from contexts.language.schemas import LanguageFinding
 from contexts.language.service import note_flags
+from contexts.young_people.models import YoungPerson
 from contexts.young_people.schemas import Coordinates
-from contexts.young_people.service import Area, get_young_person, visible_person_id
+from contexts.young_people.service import (
+    Area,
+    get_young_person,
+    read_visible,
+    visible_person_id,
+    visible_record,
+)
 
 _place = table("place", column("id"))
 EDITABLE = ("context", "kind", "summary", "detail", "occurred_at", "occurred_precision", "sensitivity")
@@ -317,28 +334,34 @@ def recent_counts(
     return {(str(context), str(kind)): int(count) for context, kind, count in rows}
 
 
-def _entry_columns(*, as_text: bool) -> list[Any]:
+def _entry_columns(*, for_json: bool) -> list[Any]:
     """The columns of a chronology entry, labelled with ConcernRead's field names.
 
-    With `as_text`, enum columns come back as their stored strings, skipping per-value conversion.
+    For JSON, enum columns come back as their stored strings (no per-value conversion), and the
+    agency and category as their ids, named from `OPENING_FOR_JSON`: joining those two
+    small tables made PostgreSQL sort wider rows, after joins that lose the index's order.
     """
 
     def plain(attribute: Any) -> Any:
-        return type_coerce(attribute, String) if as_text else attribute
+        return type_coerce(attribute, String) if for_json else attribute
 
+    agency = [Concern.agency_id] if for_json else [Concern.agency_id, Agency.name.label("agency_name")]
+    category = (
+        [Concern.category_id]
+        if for_json
+        else [ConcernCategory.code.label("category"), ConcernCategory.label.label("category_label")]
+    )
     return [
         Concern.id,
         Concern.young_person_id,
-        Concern.agency_id,
-        Agency.name.label("agency_name"),
+        *agency,
         User.display_name.label("recorded_by"),
         Concern.created_at.label("recorded_at"),
         Concern.occurred_at,
         plain(Concern.occurred_precision).label("occurred_precision"),
         plain(Concern.context).label("context"),
         plain(Concern.kind).label("kind"),
-        ConcernCategory.code.label("category"),
-        ConcernCategory.label.label("category_label"),
+        *category,
         Concern.summary,
         Concern.detail,
         Concern.place_id,
@@ -352,17 +375,19 @@ def _entry_columns(*, as_text: bool) -> list[Any]:
     ]
 
 
-def _chronology_query(filters: ChronologyFilter, *, as_text: bool) -> Select[Any]:
-    """Visible, filtered entries with names joined, oldest first."""
-    return (
-        select(*_entry_columns(as_text=as_text))
+def _chronology_query(filters: ChronologyFilter, *, for_json: bool) -> Select[Any]:
+    """Visible, filtered entries with names joined (for JSON, the recorder's only), oldest first."""
+    query = (
+        select(*_entry_columns(for_json=for_json))
         .select_from(Concern)
         .where(*_conditions(filters))
-        .join(Agency, Agency.id == Concern.agency_id)
         .join(User, User.id == Concern.recorded_by_id)
-        .join(ConcernCategory, ConcernCategory.id == Concern.category_id)
-        .order_by(Concern.occurred_at, Concern.id)
     )
+    if not for_json:
+        query = query.join(Agency, Agency.id == Concern.agency_id).join(
+            ConcernCategory, ConcernCategory.id == Concern.category_id
+        )
+    return query.order_by(Concern.occurred_at, Concern.id)
 
 
 def _paged(query: Select[Any], *, limited: bool) -> Select[Any]:
@@ -373,7 +398,8 @@ def _paged(query: Select[Any], *, limited: bool) -> Select[Any]:
 
 NO_FILTERS = ChronologyFilter()
 UNFILTERED_PAGES = {
-    as_text: _paged(_chronology_query(NO_FILTERS, as_text=as_text), limited=True) for as_text in (False, True)
+    for_json: _paged(_chronology_query(NO_FILTERS, for_json=for_json), limited=True)
+    for for_json in (False, True)
 }
 """Built once: most chronology requests have no filter, and building the select, its joins and its
 cache key cost more per request than running it for a typical record."""
@@ -388,7 +414,7 @@ def _read_page(
     limit: int | None,
     offset: int,
     *,
-    as_text: bool,
+    for_json: bool,
 ) -> tuple[list[str], list[Any], int]:
     """Column names, one page of rows and the filtered total.
 
@@ -398,9 +424,9 @@ def _read_page(
     """
     unfiltered = filters == NO_FILTERS
     if unfiltered and limit is not None:
-        query = UNFILTERED_PAGES[as_text]
+        query = UNFILTERED_PAGES[for_json]
     else:
-        query = _paged(_chronology_query(filters, as_text=as_text), limited=limit is not None)
+        query = _paged(_chronology_query(filters, for_json=for_json), limited=limit is not None)
     parameters = _parameters(actor, person_id) | {"page_offset": offset}
     if limit is not None:
         parameters["page_limit"] = limit
@@ -447,7 +473,7 @@ def chronology_entries(
     Plain named tuples, no ORM object or model per row: a 2,000-entry chronology is the common case.
     """
     person = get_young_person(session=session, actor=actor, person_id=person_id)
-    names, rows, total = _read_page(session, actor, person.id, filters, limit, offset, as_text=False)
+    names, rows, total = _read_page(session, actor, person.id, filters, limit, offset, for_json=False)
     entries = [ChronologyEntry._make(row) for row in rows]
     _audit_chronology(session, actor, origin, reason, person.id)
     return entries, total
@@ -469,13 +495,90 @@ def chronology_json(
     The same bytes as `Chronology(...).model_dump_json()` over `chronology_entries` (a test holds them
     equal), without building a model per entry: for 2,000 entries that was most of the request's time.
     """
-    person_id = visible_person_id(session=session, actor=actor, person_id=person_id)
-    names, rows, total = _read_page(session, actor, person_id, filters, limit, offset, as_text=True)
-    no_findings: dict[str, Any] = {}
-    items = [dict(zip(names, row, strict=True), language_findings=no_findings) for row in rows]
+    opened = read_visible(session, actor, person_id, OPENING_FOR_JSON)
+    person_id = opened["id"]
+    _, rows, total = _read_page(session, actor, person_id, filters, limit, offset, for_json=True)
+    agencies = {int(key): name for key, name in (opened["agency_names"] or {}).items()}
+    categories = {int(key): names for key, names in (opened["category_names"] or {}).items()}
+    items = _json_items(rows, agencies, categories)
     _audit_chronology(session, actor, origin, reason, person_id)
     page = {"young_person_id": person_id, "items": items, "total": total, "limit": limit, "offset": offset}
     return orjson.dumps(page, option=orjson.OPT_UTC_Z)
+
+
+OPENING_FOR_JSON = visible_record(
+    YoungPerson.id,
+    select(func.jsonb_object_agg(Agency.id, Agency.name)).scalar_subquery().label("agency_names"),
+    select(
+        func.jsonb_object_agg(
+            ConcernCategory.id, func.jsonb_build_array(ConcernCategory.code, ConcernCategory.label)
+        )
+    )
+    .scalar_subquery()
+    .label("category_names"),
+)
+"""Built once: the young person's visibility, with every agency's name and every category's code
+and label (retired ones too) that a JSON page names its entries by, in the same round trip."""
+
+
+def _json_items(
+    rows: Sequence[Any], agencies: dict[int, str], categories: dict[int, list[str]]
+) -> list[dict[str, Any]]:
+    """Chronology entries as dicts in ConcernRead's field order, from the rows of a JSON page.
+
+    Written out key by key: a dict display is built at its final size, where `dict(zip(...))`
+    grows each of 2,000 dicts step by step.
+    """
+    no_findings: dict[str, Any] = {}
+    return [
+        {
+            "id": entry_id,
+            "young_person_id": young_person_id,
+            "agency_id": agency_id,
+            "agency_name": agencies[agency_id],
+            "recorded_by": recorded_by,
+            "recorded_at": recorded_at,
+            "occurred_at": occurred_at,
+            "occurred_precision": occurred_precision,
+            "context": context,
+            "kind": kind,
+            "category": categories[category_id][0],
+            "category_label": categories[category_id][1],
+            "summary": summary,
+            "detail": detail,
+            "place_id": place_id,
+            "longitude": longitude,
+            "latitude": latitude,
+            "source_evaluation": source_evaluation,
+            "intelligence_assessment": intelligence_assessment,
+            "handling_code": handling_code,
+            "sensitivity": sensitivity,
+            "version": version,
+            "language_findings": no_findings,
+        }
+        for (
+            entry_id,
+            young_person_id,
+            agency_id,
+            recorded_by,
+            recorded_at,
+            occurred_at,
+            occurred_precision,
+            context,
+            kind,
+            category_id,
+            summary,
+            detail,
+            place_id,
+            longitude,
+            latitude,
+            source_evaluation,
+            intelligence_assessment,
+            handling_code,
+            sensitivity,
+            version,
+        ) in rows
+    ]
 
 
 def entries_by_id(*, session: Session, actor: Actor, person_id: int, ids: set[int]) -> dict[int, Any]:

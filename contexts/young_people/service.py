@@ -168,16 +168,16 @@ def create_young_person(
     return person
 
 
-def _visible_record(*columns: Any) -> Select[Any]:
+def visible_record(*columns: Any) -> Select[Any]:
     """A young person's record by `person_id`, if visible to the actor `visibility_of` describes."""
     return select(*columns).where(
         YoungPerson.id == bindparam("person_id"), visible_to_anyone_given(YoungPerson.agency_id)
     )
 
 
-VISIBLE_RECORD = _visible_record(YoungPerson)
-VISIBLE_RECORD_ID = _visible_record(YoungPerson.id)
-VISIBLE_RECORD_VALUES = _visible_record(*YoungPerson.__table__.columns)
+VISIBLE_RECORD = visible_record(YoungPerson)
+VISIBLE_RECORD_ID = visible_record(YoungPerson.id)
+VISIBLE_RECORD_VALUES = visible_record(*YoungPerson.__table__.columns)
 """Built once: nearly every request about a young person runs one of them first."""
 NOT_VISIBLE = "No such young person in the records you can see."
 
@@ -195,11 +195,11 @@ def get_young_person(*, session: Session, actor: Actor, person_id: int) -> Young
 
 def visible_person_id(*, session: Session, actor: Actor, person_id: int) -> int:
     """`get_young_person` for callers that need only to know the record is there and visible."""
-    return int(_visible_row(session, actor, person_id, VISIBLE_RECORD_ID)["id"])
+    return int(read_visible(session, actor, person_id, VISIBLE_RECORD_ID)["id"])
 
 
-def _visible_row(session: Session, actor: Actor, person_id: int, statement: Select[Any]) -> dict[str, Any]:
-    """A visible record's selected columns by name, or NotFound.
+def read_visible(session: Session, actor: Actor, person_id: int, statement: Select[Any]) -> dict[str, Any]:
+    """A visible record's columns (a `visible_record` statement's) by name, or NotFound.
 
     One Core query on the session's connection (after flushing what is pending, as a session query
     would), with no record loaded into the session.
@@ -348,7 +348,7 @@ def read_young_person(
     *, session: Session, actor: Actor, origin: RequestOrigin, reason: str, person_id: int
 ) -> YoungPersonRead:
     """`read_of(open_young_person(...))`: audited the same, without loading the record into the session."""
-    values = _visible_row(session, actor, person_id, VISIBLE_RECORD_VALUES)
+    values = read_visible(session, actor, person_id, VISIBLE_RECORD_VALUES)
     _audit(session, actor, origin, AuditAction.VIEW, reason, person_id)
     return _read_values(values)
 
