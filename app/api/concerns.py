@@ -47,7 +47,7 @@ def create_concern(
     data: ConcernCreate,
 ) -> ConcernRead:
     """Add a concern or protective factor; wording to review comes back in `language_findings`."""
-    concern = add_concern(
+    return add_concern(
         session=session,
         actor=actor,
         origin=origin,
@@ -57,7 +57,6 @@ def create_concern(
         area=area,
         rules=rules,
     )
-    return read_concerns(session=session, concerns=[concern], rules=rules)[0]
 
 
 @router.get("/young-people/{person_id}/chronology", response_model=Chronology)

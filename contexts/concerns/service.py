@@ -42,9 +42,9 @@ from contexts.concerns.schemas import (
     ConcernUpdate,
 )
 from contexts.errors import AccessDenied, Conflict, InvalidInput, NotFound
-from contexts.language.checker import Rule, check_text
+from contexts.language.checker import Finding, Rule, check_text
 from contexts.language.schemas import LanguageFinding
-from contexts.language.service import note_flags
+from contexts.language.service import note_flags, remember_flags
 from contexts.young_people.models import YoungPerson
 from contexts.young_people.schemas import Coordinates
 from contexts.young_people.service import (
@@ -70,14 +70,30 @@ def categories(*, session: Session) -> list[ConcernCategory]:
     return list(session.scalars(query.order_by(ConcernCategory.theme, ConcernCategory.label)))
 
 
-def _category(session: Session, code: str) -> ConcernCategory:
-    """The active category with this code, or a 422 naming the field."""
-    found = session.scalar(
-        select(ConcernCategory).where(ConcernCategory.code == code, ConcernCategory.is_active.is_(True))
-    )
+ACTIVE_CATEGORY_BY_CODE = (ConcernCategory.code == bindparam("code"), ConcernCategory.is_active.is_(True))
+"""The active category whose code is the parameter `code`."""
+CATEGORY_BY_CODE = select(ConcernCategory.id).where(*ACTIVE_CATEGORY_BY_CODE)
+NEW_ENTRY_NAMES = select(
+    ConcernCategory.id,
+    ConcernCategory.code.label("category"),
+    ConcernCategory.label.label("category_label"),
+    select(Agency.name).where(Agency.id == bindparam("agency_id")).scalar_subquery().label("agency_name"),
+    select(User.display_name).where(User.id == bindparam("user_id")).scalar_subquery().label("recorded_by"),
+).where(*ACTIVE_CATEGORY_BY_CODE)
+"""Built once: a new entry's category, with the names it is read back with, in one round trip."""
+
+
+def _no_category(code: str) -> InvalidInput:
+    """The 422 for a category that does not exist (or is retired), naming the field."""
+    return InvalidInput(f"There is no category '{code[:40]}'.", field="category")
+
+
+def _category_id(session: Session, code: str) -> int:
+    """The id of the active category with this code, or a 422 naming the field."""
+    found = session.scalar(CATEGORY_BY_CODE, {"code": code})
     if found is None:
-        raise InvalidInput(f"There is no category '{code[:40]}'.", field="category")
-    return found
+        raise _no_category(code)
+    return int(found)
 
 
 def _audit(
@@ -105,11 +121,15 @@ def add_concern(
     data: ConcernCreate,
     area: Area,
     rules: Sequence[Rule] = (),
-) -> Concern:
-    """Add an entry to a young person's chronology."""
+) -> ConcernRead:
+    """Add an entry to a young person's chronology; the entry as read, with wording to review."""
     ensure(actor, Permission.EDIT_PEOPLE)
     person_id = visible_person_id(session=session, actor=actor, person_id=person_id)
-    category = _category(session, data.category)
+    names = session.execute(
+        NEW_ENTRY_NAMES, {"code": data.category, "agency_id": actor.agency_id, "user_id": actor.user_id}
+    ).first()
+    if names is None:
+        raise _no_category(data.category)
     if (
         data.place_id is not None
         and session.scalar(select(_place.c.id).where(_place.c.id == data.place_id)) is None
@@ -124,7 +144,7 @@ def add_concern(
         young_person_id=person_id,
         agency_id=actor.agency_id,
         recorded_by_id=actor.user_id,
-        category_id=category.id,
+        category_id=names.id,
         point=point,
         **data.model_dump(exclude={"category", "longitude", "latitude", "place_id"}),
         place_id=data.place_id,
@@ -132,15 +152,15 @@ def add_concern(
     session.add(concern)
     session.flush()
     _audit(session, actor, origin, AuditAction.CREATE, reason, concern.id)
-    note_flags(
+    findings = _findings(concern, rules)
+    remember_flags(
         session=session,
         actor=actor,
         record_type="concern",
         record_id=concern.id,
-        texts=(concern.summary, concern.detail),
-        rules=rules,
+        flagged=sum(len(found) for found in findings.values()),
     )
-    return concern
+    return _read(concern, names, findings)
 
 
 def _visible_concern(session: Session, actor: Actor, concern_id: int) -> Concern:
@@ -182,10 +202,10 @@ def update_concern(
     changes: dict[str, list[object]] = {}
     given = data.model_dump(exclude_unset=True, exclude={"version"})
     if "category" in given and given["category"] is not None:
-        category = _category(session, given.pop("category"))
-        if category.id != concern.category_id:
-            changes["category"] = [concern.category_id, category.id]
-            concern.category_id = category.id
+        category_id = _category_id(session, given.pop("category"))
+        if category_id != concern.category_id:
+            changes["category"] = [concern.category_id, category_id]
+            concern.category_id = category_id
     for name in EDITABLE:
         if name in given and given[name] is not None and given[name] != getattr(concern, name):
             changes[name] = [_plain(getattr(concern, name)), _plain(given[name])]
@@ -281,20 +301,28 @@ def read_concerns(
             .where(Concern.id.in_([concern.id for concern in concerns]))
         )
     }
-    return [_read(concern, names[concern.id], rules) for concern in concerns]
+    return [_read(concern, names[concern.id], _findings(concern, rules)) for concern in concerns]
 
 
-def _read(concern: Concern, names: Any, rules: tuple[Rule, ...]) -> ConcernRead:
-    """One entry for reading."""
+def _findings(concern: Concern, rules: Sequence[Rule]) -> dict[str, list[Finding]]:
+    """The wording to review in an entry's free text, by field."""
+    return (
+        {
+            name: check_text(text, rules)
+            for name, text in (("summary", concern.summary), ("detail", concern.detail or ""))
+        }
+        if rules
+        else {}
+    )
+
+
+def _read(concern: Concern, names: Any, findings: dict[str, list[Finding]]) -> ConcernRead:
+    """One entry for reading, with its names and the wording to review (fields that have some)."""
     longitude = latitude = None
     if concern.point is not None:
         point = to_shape(concern.point)
         assert isinstance(point, Point)
         longitude, latitude = point.x, point.y
-    findings = {
-        name: [LanguageFinding.model_validate(finding) for finding in check_text(text, rules)]
-        for name, text in (("summary", concern.summary), ("detail", concern.detail or ""))
-    }
     return ConcernRead(
         id=concern.id,
         young_person_id=concern.young_person_id,
@@ -318,7 +346,11 @@ def _read(concern: Concern, names: Any, rules: tuple[Rule, ...]) -> ConcernRead:
         handling_code=concern.handling_code,
         sensitivity=concern.sensitivity,
         version=concern.version,
-        language_findings={name: found for name, found in findings.items() if found},
+        language_findings={
+            name: [LanguageFinding.model_validate(finding) for finding in found]
+            for name, found in findings.items()
+            if found
+        },
     )
 
 

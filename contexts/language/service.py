@@ -23,6 +23,14 @@ def note_flags(
 ) -> int:
     """Count the flagged phrases a saved record keeps and remember the number (never the words)."""
     flagged = sum(len(check_text(text, rules)) for text in texts if text) if rules else 0
+    remember_flags(
+        session=session, actor=actor, record_type=record_type, record_id=record_id, flagged=flagged
+    )
+    return flagged
+
+
+def remember_flags(*, session: Session, actor: Actor, record_type: str, record_id: int, flagged: int) -> None:
+    """Remember how many flagged phrases a saved record keeps, if any (never the words)."""
     if flagged:
         session.add(
             LanguageFlagCount(
@@ -34,7 +42,6 @@ def note_flags(
             )
         )
         session.flush()
-    return flagged
 
 
 def monthly_counts(*, session: Session, since: datetime) -> list[tuple[datetime, str, int]]:
