@@ -5,6 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
+from app.api.responses import model_response
 from app.db import SessionDep
 from app.deps import AccessReason, AreaDep, LanguageRules, OriginDep, PeopleEditor, PeopleViewer, SignedIn
 from contexts.concerns.models import ConcernKind, Context
@@ -45,9 +46,9 @@ def create_concern(
     rules: LanguageRules,
     person_id: int,
     data: ConcernCreate,
-) -> ConcernRead:
+) -> Response:
     """Add a concern or protective factor; wording to review comes back in `language_findings`."""
-    return add_concern(
+    added = add_concern(
         session=session,
         actor=actor,
         origin=origin,
@@ -57,6 +58,7 @@ def create_concern(
         area=area,
         rules=rules,
     )
+    return model_response(added, status_code=201)
 
 
 @router.get("/young-people/{person_id}/chronology", response_model=Chronology)

@@ -3,8 +3,9 @@
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
+from app.api.responses import model_response
 from app.db import SessionDep
 from app.deps import AccessReason, AreaDep, OriginDep, PeopleEditor, PeopleViewer
 from contexts.young_people.models import RecordStatus
@@ -76,9 +77,11 @@ def search(
 @router.get("/{person_id}", response_model=YoungPersonRead, responses=REASON)
 def read(
     actor: PeopleViewer, reason: AccessReason, session: SessionDep, origin: OriginDep, person_id: int
-) -> YoungPersonRead:
+) -> Response:
     """Open a young person's record (audited with your reason)."""
-    return read_young_person(session=session, actor=actor, origin=origin, reason=reason, person_id=person_id)
+    return model_response(
+        read_young_person(session=session, actor=actor, origin=origin, reason=reason, person_id=person_id)
+    )
 
 
 @router.patch("/{person_id}", response_model=YoungPersonRead, responses=DUPLICATES | REASON)
