@@ -7,17 +7,7 @@ from typing import Any
 import orjson
 from geoalchemy2.shape import from_shape, to_shape
 from shapely.geometry import Point
-from sqlalchemy import (
-    ColumnElement,
-    Select,
-    String,
-    bindparam,
-    column,
-    func,
-    select,
-    table,
-    type_coerce,
-)
+from sqlalchemy import ColumnElement, Select, String, bindparam, column, func, select, table, type_coerce
 from sqlalchemy.orm import Session
 
 from contexts.access import (
@@ -306,14 +296,10 @@ def read_concerns(
 
 def _findings(concern: Concern, rules: Sequence[Rule]) -> dict[str, list[Finding]]:
     """The wording to review in an entry's free text, by field."""
-    return (
-        {
-            name: check_text(text, rules)
-            for name, text in (("summary", concern.summary), ("detail", concern.detail or ""))
-        }
-        if rules
-        else {}
-    )
+    if not rules:
+        return {}
+    texts = (("summary", concern.summary), ("detail", concern.detail or ""))
+    return {name: check_text(text, rules) for name, text in texts}
 
 
 def _read(concern: Concern, names: Any, findings: dict[str, list[Finding]]) -> ConcernRead:
