@@ -10,9 +10,10 @@ from sqlalchemy.orm import Session
 
 from contexts.accounts.models import User
 from contexts.accounts.service import actor_for
+from contexts.agencies.models import Agency
 from contexts.audit.models import AuditAction, AuditEvent
 from contexts.audit.service import RequestOrigin
-from contexts.concerns.models import ConcernKind, Context
+from contexts.concerns.models import ConcernCategory, ConcernKind, Context
 from contexts.concerns.schemas import Chronology, ChronologyFilter, ConcernRead
 from contexts.concerns.service import chronology_entries
 from mapping.places.models import Place, PlaceType
@@ -294,3 +295,28 @@ def test_chronology_json_is_byte_for_byte_the_model_serialisation(
     unfiltered = client.get(url, params={"limit": 4, "offset": 2}, headers=head).json()
     assert filtered == unfiltered
     assert len(unfiltered["items"]) == 4
+
+
+def test_chronology_names_entries_by_current_names_retired_categories_included(
+    client: TestClient, setup: tuple[dict[str, str], int], db_session: Session
+) -> None:
+    head, person_id = setup
+    entry = add(client, head, person_id, kind="protective", category="trusted-adult")
+    category = db_session.scalars(
+        select(ConcernCategory).where(ConcernCategory.code == "trusted-adult")
+    ).one()
+    category.is_active = False
+    category.label = "Trusted adult (retired)"
+    agency = db_session.get(Agency, entry["agency_id"])
+    assert agency is not None
+    agency.name = "Renamed children's services"
+    db_session.flush()
+    items = client.get(f"/api/young-people/{person_id}/chronology", headers=head).json()["items"]
+    shown = next(item for item in items if item["id"] == entry["id"])
+    assert (shown["category"], shown["category_label"]) == ("trusted-adult", "Trusted adult (retired)")
+    assert shown["agency_name"] == "Renamed children's services"
+    refused = client.post(
+        f"/api/young-people/{person_id}/concerns", json=concern(category="trusted-adult"), headers=head
+    )
+    assert refused.status_code == 422
+    assert refused.json()["fields"][0]["path"] == "category"
