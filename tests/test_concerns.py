@@ -16,6 +16,7 @@ from contexts.audit.service import RequestOrigin
 from contexts.concerns.models import ConcernCategory, ConcernKind, Context
 from contexts.concerns.schemas import Chronology, ChronologyFilter, ConcernRead
 from contexts.concerns.service import chronology_entries
+from contexts.language.models import LanguageFlagCount
 from mapping.places.models import Place, PlaceType
 from tests.conftest import World, make_user
 from tests.test_young_people import create, headers
@@ -320,3 +321,30 @@ def test_chronology_names_entries_by_current_names_retired_categories_included(
     )
     assert refused.status_code == 422
     assert refused.json()["fields"][0]["path"] == "category"
+
+
+def test_an_edit_comes_back_with_its_wording_to_review_and_an_empty_one_is_audited_as_a_view(
+    client: TestClient, setup: tuple[dict[str, str], int], db_session: Session
+) -> None:
+    head, person_id = setup
+    entry = add(client, head, person_id)
+    url = f"/api/concerns/{entry['id']}"
+    same = {"version": entry["version"], "summary": entry["summary"]}
+    unchanged = client.patch(url, json=same, headers=head)
+    assert unchanged.status_code == 200
+    assert unchanged.json()["version"] == entry["version"]
+    of_entry = (AuditEvent.object_type == "concern", AuditEvent.object_id == str(entry["id"]))
+    events = db_session.scalars(select(AuditEvent).where(*of_entry).order_by(AuditEvent.id)).all()
+    assert [event.action for event in events] == [AuditAction.CREATE, AuditAction.VIEW]
+    assert client.get(f"{url}/history", headers=head).json() == []
+    flagged = client.patch(
+        url, json={"version": entry["version"], "detail": "She is putting herself at risk."}, headers=head
+    )
+    assert flagged.status_code == 200
+    assert [f["phrase"] for f in flagged.json()["language_findings"]["detail"]] == ["putting herself at risk"]
+    counts = db_session.scalars(
+        select(LanguageFlagCount.flagged).where(
+            LanguageFlagCount.record_type == "concern", LanguageFlagCount.record_id == entry["id"]
+        )
+    ).all()
+    assert counts == [1]

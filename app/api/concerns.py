@@ -23,7 +23,6 @@ from contexts.concerns.service import (
     categories,
     chronology_json,
     concern_history,
-    read_concerns,
     update_concern,
 )
 
@@ -110,7 +109,7 @@ def change_concern(
     data: ConcernUpdate,
 ) -> ConcernRead:
     """Change an entry your agency recorded; send the version you read (409 if stale)."""
-    concern = update_concern(
+    return update_concern(
         session=session,
         actor=actor,
         origin=origin,
@@ -119,7 +118,6 @@ def change_concern(
         data=data,
         rules=rules,
     )
-    return read_concerns(session=session, concerns=[concern], rules=rules)[0]
 
 
 @router.get("/concerns/{concern_id}/history", response_model=list[ConcernRevisionRead])

@@ -34,7 +34,7 @@ from contexts.concerns.schemas import (
 from contexts.errors import AccessDenied, Conflict, InvalidInput, NotFound
 from contexts.language.checker import Finding, Rule, check_text
 from contexts.language.schemas import LanguageFinding
-from contexts.language.service import note_flags, remember_flags
+from contexts.language.service import remember_flags
 from contexts.young_people.models import YoungPerson
 from contexts.young_people.schemas import Coordinates
 from contexts.young_people.service import (
@@ -179,8 +179,12 @@ def update_concern(
     concern_id: int,
     data: ConcernUpdate,
     rules: Sequence[Rule] = (),
-) -> Concern:
-    """Change an entry of your own agency, keeping a revision; a stale version changes nothing."""
+) -> ConcernRead:
+    """Change an entry of your own agency, keeping a revision; a stale version changes nothing.
+
+    The entry comes back as read, with wording to review; a change that changes nothing is audited
+    as a view, since the entry is still shown.
+    """
     ensure(actor, Permission.EDIT_PEOPLE)
     concern = _visible_concern(session, actor, concern_id)
     if concern.agency_id != actor.agency_id:
@@ -200,8 +204,10 @@ def update_concern(
         if name in given and given[name] is not None and given[name] != getattr(concern, name):
             changes[name] = [_plain(getattr(concern, name)), _plain(given[name])]
             setattr(concern, name, given[name])
+    findings = _findings(concern, rules)
     if not changes:
-        return concern
+        _audit(session, actor, origin, AuditAction.VIEW, reason, concern.id)
+        return _read(concern, _names(session, [concern.id])[concern.id], findings)
     session.flush()
     session.add(
         ConcernRevision(
@@ -209,15 +215,14 @@ def update_concern(
         )
     )
     _audit(session, actor, origin, AuditAction.UPDATE, reason, concern.id)
-    note_flags(
+    remember_flags(
         session=session,
         actor=actor,
         record_type="concern",
         record_id=concern.id,
-        texts=(concern.summary, concern.detail),
-        rules=rules,
+        flagged=sum(len(found) for found in findings.values()),
     )
-    return concern
+    return _read(concern, _names(session, [concern.id])[concern.id], findings)
 
 
 def concern_history(
@@ -269,29 +274,22 @@ def _parameters(actor: Actor, person_id: int) -> dict[str, Any]:
     return {"person_id": person_id, **entry_visibility_of(actor)}
 
 
-def read_concerns(
-    *, session: Session, concerns: list[Concern], rules: tuple[Rule, ...] = ()
-) -> list[ConcernRead]:
-    """Shape entries for reading, with their names looked up in one query."""
-    if not concerns:
-        return []
-    names = {
-        row.id: row
-        for row in session.execute(
-            select(
-                Concern.id,
-                User.display_name.label("recorded_by"),
-                Agency.name.label("agency_name"),
-                ConcernCategory.code.label("category"),
-                ConcernCategory.label.label("category_label"),
-            )
-            .join(User, User.id == Concern.recorded_by_id)
-            .join(Agency, Agency.id == Concern.agency_id)
-            .join(ConcernCategory, ConcernCategory.id == Concern.category_id)
-            .where(Concern.id.in_([concern.id for concern in concerns]))
+def _names(session: Session, ids: list[int]) -> dict[int, Any]:
+    """The recorder's, agency's and category's names of some entries, by entry id, in one query."""
+    rows = session.execute(
+        select(
+            Concern.id,
+            User.display_name.label("recorded_by"),
+            Agency.name.label("agency_name"),
+            ConcernCategory.code.label("category"),
+            ConcernCategory.label.label("category_label"),
         )
-    }
-    return [_read(concern, names[concern.id], _findings(concern, rules)) for concern in concerns]
+        .join(User, User.id == Concern.recorded_by_id)
+        .join(Agency, Agency.id == Concern.agency_id)
+        .join(ConcernCategory, ConcernCategory.id == Concern.category_id)
+        .where(Concern.id.in_(ids))
+    )
+    return {row.id: row for row in rows}
 
 
 def _findings(concern: Concern, rules: Sequence[Rule]) -> dict[str, list[Finding]]:
@@ -433,8 +431,8 @@ def _read_page(
     offset: int,
     *,
     for_json: bool,
-) -> tuple[list[str], list[Any], int]:
-    """Column names, one page of rows and the filtered total.
+) -> tuple[list[Any], int]:
+    """One page of rows and the filtered total.
 
     Run on the Core connection: the rows are plain tuples, with no ORM loading step per row. A page
     that ends before its limit gives the total by itself; only a full page, or one past the end,
@@ -449,15 +447,15 @@ def _read_page(
     if limit is not None:
         parameters["page_limit"] = limit
     result = session.connection().execute(query, parameters)
-    names, rows = list(result.keys()), list(result.all())
+    rows = list(result.all())
     if (rows or not offset) and (limit is None or len(rows) < limit):
-        return names, rows, offset + len(rows)
+        return rows, offset + len(rows)
     counted = (
         COUNTS
         if unfiltered
         else select(func.count()).select_from(select(Concern.id).where(*_conditions(filters)).subquery())
     )
-    return names, rows, session.scalar(counted, _parameters(actor, person_id)) or 0
+    return rows, session.scalar(counted, _parameters(actor, person_id)) or 0
 
 
 def _audit_chronology(
@@ -491,7 +489,7 @@ def chronology_entries(
     Plain named tuples, no ORM object or model per row: a 2,000-entry chronology is the common case.
     """
     person = get_young_person(session=session, actor=actor, person_id=person_id)
-    names, rows, total = _read_page(session, actor, person.id, filters, limit, offset, for_json=False)
+    rows, total = _read_page(session, actor, person.id, filters, limit, offset, for_json=False)
     entries = [ChronologyEntry._make(row) for row in rows]
     _audit_chronology(session, actor, origin, reason, person.id)
     return entries, total
@@ -515,7 +513,7 @@ def chronology_json(
     """
     opened = read_visible(session, actor, person_id, OPENING_FOR_JSON)
     person_id = opened["id"]
-    _, rows, total = _read_page(session, actor, person_id, filters, limit, offset, for_json=True)
+    rows, total = _read_page(session, actor, person_id, filters, limit, offset, for_json=True)
     agencies = {int(key): name for key, name in (opened["agency_names"] or {}).items()}
     categories = {int(key): names for key, names in (opened["category_names"] or {}).items()}
     items = _json_items(rows, agencies, categories)
