@@ -18,6 +18,9 @@ from psycopg import sql
 
 OWNER_ROLE = "csmap_owner"
 APP_ROLE = "csmap_app"
+BULK_KEYS_SINCE = 150000
+"""From PostgreSQL 15 the owner role may be let set session_replication_role, which a concern import
+uses to check its new rows' foreign keys a table at a time rather than row by row."""
 
 
 class LocalDatabaseError(RuntimeError):
@@ -173,6 +176,12 @@ class Cluster:
             for role in (OWNER_ROLE, APP_ROLE):
                 if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone() is None:
                     conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(role)))
+            if conn.info.server_version >= BULK_KEYS_SINCE:
+                conn.execute(
+                    sql.SQL("GRANT SET ON PARAMETER session_replication_role TO {}").format(
+                        sql.Identifier(OWNER_ROLE)
+                    )
+                )
             if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,)).fetchone() is None:
                 conn.execute(
                     sql.SQL("CREATE DATABASE {} OWNER {}").format(

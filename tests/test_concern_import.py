@@ -3,13 +3,15 @@ its text), all or nothing unless told to skip bad rows, updates by (agency, exte
 one audit event per import, and the `csmap import concerns` command."""
 
 import io
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from geoalchemy2 import WKTElement
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import Engine, create_engine, func, select, text
 from sqlalchemy.orm import Session
 
 from contexts.access import Actor, Role
@@ -27,7 +29,7 @@ from contexts.language.models import LanguageFlagCount
 from contexts.young_people.models import YoungPerson
 from contexts.young_people.service import Area
 from mapping.places.models import Place
-from tests.conftest import Database, World, make_user, password_hash
+from tests.conftest import Database, World, make_agency, make_user, password_hash
 from tests.test_demo_and_cli import run_cli
 
 AREA = Area(-6.5, 49.8, 2.0, 55.9)
@@ -72,6 +74,28 @@ GOOD = (
     + line("EXT-2", occurred_at="2026-02-14", context="school", kind="protective", **GRID)
     + line("EXT-3", young_person_ref="YP-2", category="missing", kind="harm", **AT_PLACE)
 )
+
+
+@pytest.fixture(scope="module")
+def owner_engine(test_database: Database) -> Iterator[Engine]:
+    """Engine connected as the owner role, which may check new concerns' keys in bulk."""
+    engine = create_engine(test_database.owner_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(params=["app role, keys checked row by row", "owner role, keys checked in bulk"])
+def db_session(request: pytest.FixtureRequest, app_engine: Engine, owner_engine: Engine) -> Iterator[Session]:
+    """Every test here runs as both roles: the web app's (foreign key triggers check each new concern)
+    and the owner's, as `csmap import concerns` runs (keys checked and locked a table at a time)."""
+    engine = owner_engine if request.param.startswith("owner") else app_engine
+    connection = engine.connect()
+    outer = connection.begin()
+    session = Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+    yield session
+    session.close()
+    outer.rollback()
+    connection.close()
 
 
 @pytest.fixture
@@ -589,3 +613,50 @@ def test_a_refused_import_counts_nothing(db_session: Session, world: World, peop
     refused = run(db_session, practitioner(world), HEADER + line("EXT-R1") + line("EXT-R2", context="attic"))
     assert not refused.written
     assert _aggregate(db_session) == before
+
+
+def test_only_the_owner_role_checks_keys_in_bulk(app_engine: Engine, owner_engine: Engine) -> None:
+    for engine, expected in ((app_engine, False), (owner_engine, True)):
+        with Session(engine) as session, session.begin():
+            loader = importer.ChunkLoader(connection=importer._raw(session), user_id=0, area=AREA)
+            loader.begin()
+            assert loader.bulk_keys is expected
+            loader.end(keep=False)
+
+
+def test_a_key_gone_before_the_bulk_check_refuses_the_import(owner_engine: Engine) -> None:
+    with Session(owner_engine) as session, session.begin():
+        agency = make_agency(session, "gone")
+        user = make_user(session, agency, "gone-practitioner", Role.PRACTITIONER)
+        loader = importer.ChunkLoader(connection=importer._raw(session), user_id=user.id, area=AREA)
+        loader.begin()
+        session.execute(
+            text(
+                "INSERT INTO concern_import_row (row_number, agency_id, external_id, young_person_ref, "
+                "occurred_at, occurred_precision, context, kind, category_id, summary, sensitivity, flagged, "
+                "young_person_id) SELECT 2, :agency, 'EXT-G1', 'YP-GONE', now(), 'exact', 'home', 'risk', "
+                "min(id), 'Seen at the station', 'partnership', 0, -1 FROM concern_category"
+            ),
+            {"agency": agency.id},
+        )
+        with pytest.raises(ConcernFileError, match="was removed while it was imported"):
+            loader._write(set())
+        session.rollback()
+
+
+def test_a_bulk_import_holds_its_young_people_as_foreign_keys_would(fresh_database: Database) -> None:
+    seed(fresh_database)
+    engine = create_engine(fresh_database.owner_url)
+    with Session(engine) as session, session.begin():
+        actor = actor_for(session.scalars(select(User).where(User.username == "pat")).one())
+        report = run(session, actor, HEADER + line("EXT-L1") + line("EXT-L2", **GRID))
+        assert report.loaded == 2
+        person = session.scalars(select(YoungPerson.id).where(YoungPerson.local_id == "YP-1")).one()
+        with psycopg.connect(fresh_database.cluster.conninfo("csmap_owner", fresh_database.name)) as other:
+            other.execute("SET lock_timeout = '200ms'")
+            with pytest.raises(psycopg.errors.LockNotAvailable):
+                other.execute("DELETE FROM young_person WHERE id = %s", (person,))
+    with Session(engine) as session, session.begin():
+        session.execute(text("DELETE FROM young_person WHERE id = :id"), {"id": person})
+        assert session.scalar(select(func.count()).select_from(Concern)) == 0
+    engine.dispose()
