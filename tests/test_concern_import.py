@@ -4,7 +4,7 @@ one audit event per import, and the `csmap import concerns` command."""
 
 import io
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ from contexts.accounts.service import actor_for
 from contexts.agencies.models import Agency, AgencyKind
 from contexts.audit.models import AuditEvent
 from contexts.audit.service import RequestOrigin
-from contexts.concerns import importer
+from contexts.concerns import importer, lattice
 from contexts.concerns.importer import ConcernFileError, ConcernImportReport, import_concerns
 from contexts.concerns.models import Concern, ConcernCategory, ConcernImport, ConcernRevision
 from contexts.errors import AccessDenied
@@ -660,3 +660,63 @@ def test_a_bulk_import_holds_its_young_people_as_foreign_keys_would(fresh_databa
         session.execute(text("DELETE FROM young_person WHERE id = :id"), {"id": person})
         assert session.scalar(select(func.count()).select_from(Concern)) == 0
     engine.dispose()
+
+
+def test_counts_kept_apart_and_edge_days_are_counted_as_a_rebuild_counts_them(
+    db_session: Session, world: World, people: dict[str, YoungPerson]
+) -> None:
+    db_session.add(
+        YoungPerson(agency_id=world.agency.id, given_name="Test", family_name="Leap", local_id="YP-LEAP",
+                    date_of_birth=datetime(2012, 2, 29, tzinfo=UTC).date(), gender="female")
+    )  # fmt: skip
+    db_session.add_all(
+        [
+            Place(name="Shared house", place_type="hmo", geom=WKTElement("POINT(-1.50 52.40)", srid=4326),
+                  external_ref="PL-HMO"),
+            Place(name="Park", place_type="park", external_ref="PL-PARK", geom=WKTElement(
+                "POLYGON((-1.53 52.41,-1.52 52.41,-1.52 52.42,-1.53 52.41))", srid=4326)),
+        ]
+    )  # fmt: skip
+    db_session.flush()
+    header = HEADER.rstrip("\n") + ",sensitivity\n"
+    rows = [
+        line("EXT-E1").rstrip("\n") + ",agency_only\n",
+        line("EXT-E2", longitude="", latitude="", place_ref="PL-HMO").rstrip("\n") + ",\n",
+        line("EXT-E3", longitude="", latitude="", place_ref="PL-PARK").rstrip("\n") + ",\n",
+        line("EXT-E4", young_person_ref="YP-LEAP", occurred_at="2026-02-28T12:00:00+00:00").rstrip("\n")
+        + ",\n",
+        line("EXT-E5", young_person_ref="YP-LEAP", occurred_at="2026-03-01T12:00:00+00:00").rstrip("\n")
+        + ",\n",
+        line("EXT-E6", occurred_at="2026-03-31T23:30:00+00:00", kind="protective").rstrip("\n") + ",\n",
+        line("EXT-E7", occurred_at="2025-12-31T23:59:00+00:00", **GRID).rstrip("\n") + ",\n",
+    ]
+    report = run(db_session, practitioner(world), header + "".join(rows))
+    assert report.loaded == len(rows)
+    counted = _aggregate(db_session)
+    facts = {row.record_id: row for row in counted[0]}
+    by_ext = imported(db_session, "EXT-E")
+    assert facts[by_ext["EXT-E1"].id].restricted_to == world.agency.id
+    assert facts[by_ext["EXT-E2"].id].restricted_to == -1
+    assert (facts[by_ext["EXT-E4"].id].age_band, facts[by_ext["EXT-E5"].id].age_band) == (
+        "10_to_13",
+        "14_to_15",
+    )
+    assert facts[by_ext["EXT-E6"].id].month.month == 4
+    db_session.execute(text("SELECT hotspot_rebuild()"))
+    assert _aggregate(db_session) == counted
+
+
+def test_the_import_counts_with_the_aggregates_own_rules(db_session: Session) -> None:
+    for value in (0.0, 49.999999999, 50.0, -0.0001, -50.0, 433512.5, 1e-12, 279000.00000000006, 0.1 + 0.2):
+        expected = db_session.scalar(text("SELECT hotspot_lattice_index(:value, 50)"), {"value": value})
+        assert lattice.lattice_index(value, 50) == expected
+    for word in ("home", "park", "not_known", "16_to_17", "Ünïcode café"):
+        assert lattice.code(word) == db_session.scalar(text("SELECT hotspot_code(:word)"), {"word": word})
+    born_on = (None, date(2012, 2, 29), date(2010, 5, 1), date(2016, 12, 31))
+    days = (date(2026, 2, 28), date(2026, 3, 1), date(2026, 5, 1), date(2026, 4, 30), date(2011, 1, 1))
+    for born in born_on:
+        for day in days:
+            expected = db_session.scalar(
+                text("SELECT hotspot_age_band(:born, :day)"), {"born": born, "day": day}
+            )
+            assert lattice.age_band(born, day) == expected

@@ -66,6 +66,7 @@ from contexts.access import Actor, Permission, Role, can
 from contexts.agencies.models import Agency
 from contexts.audit.models import AuditAction
 from contexts.audit.service import RequestOrigin, record_event
+from contexts.concerns import lattice
 from contexts.concerns.models import (
     ConcernCategory,
     ConcernImport,
@@ -498,13 +499,12 @@ CREATE TEMP TABLE concern_import_seen (
     row_number integer NOT NULL,
     PRIMARY KEY (agency_id, external_id)
 ) ON COMMIT DROP;
-CREATE TEMP TABLE concern_import_added (id integer NOT NULL) ON COMMIT DROP;
 CREATE TEMP TABLE concern_import_row ON COMMIT DROP AS
 SELECT s.*, 0 AS young_person_id, 0 AS place_id, NULL::geometry(Point, 4326) AS point,
        0 AS concern_id, 0 AS recorded_young_person_id, 0 AS first_row
 FROM concern_import_staging s WITH NO DATA
 """
-TEMP_NAMES = "concern_import_row, concern_import_seen, concern_import_staging, concern_import_added"
+TEMP_NAMES = "concern_import_row, concern_import_seen, concern_import_staging"
 
 SEEN = """
 INSERT INTO concern_import_seen (agency_id, external_id, row_number)
@@ -643,32 +643,29 @@ flags AS (
 SELECT (SELECT count(*) FROM diff), count(*), coalesce(sum(flagged), 0) FROM changed
 """
 
-INSERT = """
-WITH added AS (
-    INSERT INTO concern (
-        young_person_id, agency_id, recorded_by_id, occurred_at, occurred_precision, context, kind,
-        category_id, summary, detail, place_id, point, source_evaluation, intelligence_assessment,
-        handling_code, sensitivity, external_id
-    )
-    SELECT young_person_id, agency_id, %(user_id)s, occurred_at, occurred_precision, context, kind,
-           category_id, summary, detail, place_id, point, source_evaluation, intelligence_assessment,
-           handling_code, sensitivity, external_id
-    FROM concern_import_row
-    WHERE concern_id IS NULL
-    ORDER BY young_person_id, occurred_at
-    RETURNING id
+INSERT = f"""
+INSERT INTO concern (
+    young_person_id, agency_id, recorded_by_id, occurred_at, occurred_precision, context, kind,
+    category_id, summary, detail, place_id, point, source_evaluation, intelligence_assessment,
+    handling_code, sensitivity, external_id
 )
-INSERT INTO concern_import_added SELECT id FROM added
+SELECT young_person_id, agency_id, %(user_id)s, occurred_at, occurred_precision, context, kind,
+       category_id, summary, detail, place_id, point, source_evaluation, intelligence_assessment,
+       handling_code, sensitivity, external_id
+FROM concern_import_row
+WHERE concern_id IS NULL
+ORDER BY young_person_id, occurred_at
+{lattice.RETURNING}
 """
 """New concerns, each young person's together: the chronology index and the young person key checks
-then touch each page once, and a chronology later reads fewer pages. Their ids are kept to count
-them into the hotspot aggregate once, at the end."""
+then touch each page once, and a chronology later reads fewer pages. They come back with what
+counting them for hotspot maps needs (`lattice`)."""
 
 DEFER_COUNTS = "SELECT set_config('csmap.hotspot_counts', 'deferred', true)"
-COUNT_ADDED = "SELECT hotspot_add_concerns(ARRAY(SELECT id FROM concern_import_added))"
 COUNT_NOW = "SELECT set_config('csmap.hotspot_counts', '', true)"
-"""The import's new concerns are counted into the hotspot aggregate in one statement when it ends
-(migration 0013): counted per chunk, scattered rows upsert most of the lattice again each time."""
+"""The import counts its new concerns into the hotspot aggregate itself (`lattice`), so the INSERT
+trigger is told to leave them (migration 0013): counted per chunk, scattered rows would upsert most
+of the lattice again each time."""
 
 NEW_FLAGS = """
 INSERT INTO language_flag_count (agency_id, user_id, record_type, record_id, flagged)
@@ -784,7 +781,12 @@ class ChunkLoader:
     """Added, updated, unchanged and flagged so far."""
     phase_seconds: dict[str, float] = field(default_factory=dict)
     bulk_keys: bool = False
+    counter: lattice.LatticeCounter = field(init=False)
     """Whether new concerns' keys are checked a table at a time (see `_insert`)."""
+
+    def __post_init__(self) -> None:
+        """Count new concerns on the same connection."""
+        self.counter = lattice.LatticeCounter(self.connection)
 
     @contextmanager
     def _timed(self, phase: str) -> Iterator[None]:
@@ -814,13 +816,15 @@ class ChunkLoader:
         self.problems += found
         if write:
             with self._timed("writing"):
-                self._write({problem.row for problem in found})
+                added = self._write({problem.row for problem in found})
+            with self._timed("counting"):
+                self.counter.add(added)
 
     def end(self, *, keep: bool) -> None:
         """Count what was added and keep it, or undo it all; then drop the temporary tables."""
         if keep:
             with self._timed("counting"):
-                self.connection.execute(COUNT_ADDED)
+                self.counter.finish()
         self.connection.execute(
             "RELEASE SAVEPOINT concern_import" if keep else "ROLLBACK TO SAVEPOINT concern_import"
         )
@@ -852,8 +856,8 @@ class ChunkLoader:
         found = self.connection.execute(PROBLEMS, bounds).fetchall()
         return [RowProblem(int(row), str(column), str(problem)) for row, column, problem in found]
 
-    def _write(self, bad_rows: set[int]) -> None:
-        """Drop the bad rows, update changed concerns and add new ones."""
+    def _write(self, bad_rows: set[int]) -> list[lattice.AddedConcern]:
+        """Drop the bad rows, update changed concerns and add new ones; the new ones, to be counted."""
         if bad_rows:
             self.connection.execute(
                 "DELETE FROM concern_import_row WHERE row_number = ANY(%(rows)s)", {"rows": sorted(bad_rows)}
@@ -869,12 +873,13 @@ class ChunkLoader:
         added = self._insert(parameters)
         new_flags = self.connection.execute(NEW_FLAGS, parameters).rowcount
         for index, value in enumerate(
-            (added, updated, int(matched) - int(updated), int(update_flags) + new_flags)
+            (len(added), updated, int(matched) - int(updated), int(update_flags) + new_flags)
         ):
             self.counts[index] += int(value)
+        return added
 
-    def _insert(self, parameters: dict[str, Any]) -> int:
-        """Add the new concerns; how many.
+    def _insert(self, parameters: dict[str, Any]) -> list[lattice.AddedConcern]:
+        """Add the new concerns; what counting them needs.
 
         With the privilege (see BULK_KEYS), their keys are checked and locked a table at a time, as
         the foreign key triggers would one row at a time, and the triggers are skipped for this one
@@ -882,10 +887,10 @@ class ChunkLoader:
         skips is deferred for the import anyway.
         """
         if not self.bulk_keys:
-            return self.connection.execute(INSERT, parameters).rowcount
+            return self.connection.execute(INSERT, parameters).fetchall()
         self._hold_keys(parameters)
         self.connection.execute("SET LOCAL session_replication_role = replica")
-        added = self.connection.execute(INSERT, parameters).rowcount
+        added = self.connection.execute(INSERT, parameters).fetchall()
         self.connection.execute("SET LOCAL session_replication_role = origin")
         return added
 
