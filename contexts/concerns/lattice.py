@@ -11,16 +11,17 @@ numpy and upserted in one statement. Tests compare the result with `hotspot_rebu
 """
 
 import hashlib
-import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import psycopg
 from numpy.typing import NDArray
 
+SOURCE_CONCERN = 1
+"""hotspot_fact.source for a concern (2 is a missing episode's found-at location)."""
 FACT_SIZE = 50
 """The fine lattice of a fact's cx and cy, in metres; the 250 m and 1 km lattices are 5 and 20 of it."""
 RESIDENTIAL = frozenset({"private_address", "hmo"})
@@ -37,10 +38,20 @@ FACT_COLUMNS = (
 )
 MONTHS = ", ".join(f"m{number:02d}" for number in range(1, 13))
 KEY = "lattice, dimension, value, source, restricted_to, year, cx, cy"
+FACT_TYPES = (
+    "smallint", "integer", "date", "date", "float8", "float8", "integer", "integer", "integer", "integer",
+    "varchar", "varchar", "integer", "varchar", "varchar", "varchar",
+)  # fmt: skip
+"""hotspot_fact's columns' types, in FACT_COLUMNS order, for a binary COPY."""
+NOTED = ("restricted_to", "year", "month", "cx", "cy", "context", "kind", "category_id", "agency_id",
+         "place_type", "age_band", "gender")  # fmt: skip
+"""What the lattice counts keep of each fact (texts as their hotspot_code)."""
 COUNTS_TABLE = "concern_import_count"
-CREATE_COUNTS = f"""
-CREATE TEMP TABLE {COUNTS_TABLE} ON COMMIT DROP AS SELECT * FROM hotspot_cell_count WITH NO DATA
-"""
+COUNT_TYPES = ("smallint", "smallint", "integer", "smallint", "integer", "smallint", "integer", "integer",
+               *(["integer"] * 12))  # fmt: skip
+CREATE_COUNTS = (
+    f"CREATE TEMP TABLE {COUNTS_TABLE} ON COMMIT DROP AS SELECT * FROM hotspot_cell_count WITH NO DATA"
+)
 UPSERT_COUNTS = f"""
 INSERT INTO hotspot_cell_count AS total ({KEY}, {MONTHS})
 SELECT {KEY}, {MONTHS} FROM {COUNTS_TABLE} ORDER BY {KEY}
@@ -53,7 +64,6 @@ SELECT p.id, p.place_type, ST_X(a.geom), ST_Y(a.geom)
 FROM place p CROSS JOIN LATERAL (SELECT ST_PointOnSurface(p.geom_bng) AS geom) a
 WHERE p.id = ANY(%(ids)s) AND a.geom IS NOT NULL AND NOT ST_IsEmpty(a.geom)
 """
-SOURCE_CONCERN = 1
 LAYERS = (
     ("context", 1),
     ("kind", 2),
@@ -76,14 +86,12 @@ def code(value: str) -> int:
     return int.from_bytes(hashlib.md5(value.encode()).digest()[:4], "big", signed=True)
 
 
-def lattice_index(value: float, size: int) -> int:
-    """hotspot_lattice_index(value, size): i with i * size <= value < (i + 1) * size, exactly."""
-    index = math.floor(value / size)
-    if (index + 1) * size <= value:
-        return index + 1
-    if index * size > value:
-        return index - 1
-    return index
+def lattice_indexes(values: Sequence[float], size: int) -> list[int]:
+    """hotspot_lattice_index(value, size) of each value: i with i * size <= value < (i + 1) * size."""
+    array = np.asarray(values, dtype=np.float64)
+    index = np.floor(array / size)
+    index = np.where((index + 1) * size <= array, index + 1, np.where(index * size > array, index - 1, index))
+    return cast(list[int], index.astype(np.int64).tolist())
 
 
 def age_band(born: date | None, on_day: date) -> str:
@@ -105,21 +113,26 @@ class LatticeCounter:
     people: dict[int, tuple[date | None, str]] = field(default_factory=dict)
     places: dict[int, tuple[str, float, float]] = field(default_factory=dict)
     codes: dict[str | None, int | None] = field(default_factory=lambda: {None: None})
-    columns: dict[str, list[Any]] = field(default_factory=dict)
+    noted: dict[str, list[Any]] = field(default_factory=lambda: {name: [] for name in NOTED})
 
     def add(self, added: Sequence[AddedConcern]) -> None:
-        """Copy in the facts of some new concerns and note them for the lattice counts."""
+        """Insert the facts of some new concerns, a column at a time, and note them for the counts."""
+        if not added:
+            return
         self._look_up(added)
-        columns = self.columns
-        if not columns:
-            for name in ("restricted_to", "year", "month", "cx", "cy", *(name for name, _ in LAYERS)):
-                columns[name] = []
-        copying = f"COPY hotspot_fact ({FACT_COLUMNS}) FROM STDIN"
-        with self.connection.cursor() as cursor, cursor.copy(copying) as copy:
-            for fact in self._facts(added):
-                copy.write_row(fact)
-                for name, value in zip(columns, self._noted(fact), strict=True):
-                    columns[name].append(value)
+        facts = self._facts(added)
+        if not facts["record_id"]:
+            return
+        facts["month"] = [day.replace(day=1) for day in facts["occurred_on"]]
+        facts["source"] = [SOURCE_CONCERN] * len(facts["record_id"])
+        columns = [facts[name.strip()] for name in FACT_COLUMNS.split(",")]
+        copy_rows(self.connection, "hotspot_fact", FACT_COLUMNS, FACT_TYPES, zip(*columns, strict=True))
+        for name in ("restricted_to", "cx", "cy", "category_id", "agency_id"):
+            self.noted[name] += facts[name]
+        self.noted["year"] += [day.year for day in facts["occurred_on"]]
+        self.noted["month"] += [day.month for day in facts["occurred_on"]]
+        for name in CODED:
+            self.noted[name] += self._coded(facts[name])
 
     def _look_up(self, added: Sequence[AddedConcern]) -> None:
         """Read the young people and places of these concerns not read before."""
@@ -132,77 +145,90 @@ class LatticeCounter:
             for place_id, place_type, x, y in self.connection.execute(PLACES, {"ids": sorted(places)}):
                 self.places[place_id] = (place_type, x, y)
 
-    def _facts(self, added: Iterable[AddedConcern]) -> Iterable[tuple[Any, ...]]:
-        """hotspot_fact rows, as CONCERN_FACTS makes them (concerns without a location have none)."""
-        for concern_id, person, place_id, agency, category, context, kind, agency_only, x, y, day in added:
-            place = self.places.get(place_id) if place_id is not None else None
-            if x is None or y is None:
-                if place is None:
-                    continue
-                x, y = place[1], place[2]
-            place_type = place[0] if place is not None else None
-            born, gender = self.people[person]
-            restricted = agency if agency_only else -1 if place_type in RESIDENTIAL else 0
-            yield (
-                SOURCE_CONCERN,
-                concern_id,
-                day,
-                day.replace(day=1),
-                x,
-                y,
-                lattice_index(x, FACT_SIZE),
-                lattice_index(y, FACT_SIZE),
-                agency,
-                restricted,
-                context,
-                kind,
-                category,
-                place_type,
-                age_band(born, day),
-                gender,
-            )
+    def _facts(self, added: Sequence[AddedConcern]) -> dict[str, list[Any]]:
+        """hotspot_fact columns, as CONCERN_FACTS makes them (concerns without a location have none)."""
+        places, people = self.places, self.people
+        located = [row for row in added if (row[8] is not None and row[9] is not None) or row[2] in places]
+        if not located:
+            return {"record_id": []}
+        columns = (list(column) for column in zip(*located, strict=True))
+        ids, persons, place_ids, agencies, categories, contexts, kinds, agency_only, xs, ys, days = columns
+        at = [
+            places[place] if x is None or y is None else None
+            for place, x, y in zip(place_ids, xs, ys, strict=True)
+        ]
+        xs = [x if spot is None else spot[1] for x, spot in zip(xs, at, strict=True)]
+        ys = [y if spot is None else spot[2] for y, spot in zip(ys, at, strict=True)]
+        types = [places[place][0] if place in places else None for place in place_ids]
+        return {
+            "record_id": ids,
+            "occurred_on": days,
+            "x": xs,
+            "y": ys,
+            "cx": lattice_indexes(xs, FACT_SIZE),
+            "cy": lattice_indexes(ys, FACT_SIZE),
+            "agency_id": agencies,
+            "restricted_to": [
+                agency if only else -1 if kind in RESIDENTIAL else 0
+                for agency, only, kind in zip(agencies, agency_only, types, strict=True)
+            ],
+            "context": contexts,
+            "kind": kinds,
+            "category_id": categories,
+            "place_type": types,
+            "age_band": [age_band(people[person][0], day) for person, day in zip(persons, days, strict=True)],
+            "gender": [people[person][1] for person in persons],
+        }
 
-    def _noted(self, fact: tuple[Any, ...]) -> tuple[Any, ...]:
-        """What the lattice counts keep of a fact, its texts as their codes."""
+    def _coded(self, texts: list[str | None]) -> list[int | None]:
+        """The hotspot_code of each text (None stays None)."""
         codes = self.codes
-        texts = (fact[10], fact[11], fact[13], fact[14], fact[15])
-        for text in texts:
-            if text not in codes:
-                codes[text] = code(text)
-        context, kind, place_type, band, gender = (codes[text] for text in texts)
-        month: date = fact[3]
-        return (
-            fact[9], month.year, month.month, fact[6], fact[7],
-            context, kind, fact[12], fact[8], place_type, band, gender,
-        )  # fmt: skip
+        for text in set(texts) - codes.keys():
+            codes[text] = code(text) if text is not None else None
+        return [codes[text] for text in texts]
 
     def finish(self) -> None:
         """Group the noted concerns on both lattices and every layer, and add them to the counts."""
-        if not self.columns or not self.columns["year"]:
+        if not self.noted["year"]:
             return
         self.connection.execute(f"DROP TABLE IF EXISTS {COUNTS_TABLE}")
         self.connection.execute(CREATE_COUNTS)
-        copying = f"COPY {COUNTS_TABLE} ({KEY}, {MONTHS}) FROM STDIN"
-        with self.connection.cursor() as cursor, cursor.copy(copying) as copy:
-            for row in lattice_rows(self.columns):
-                copy.write_row(row)
+        counted = zip(*lattice_columns(self.noted), strict=True)
+        copy_rows(self.connection, COUNTS_TABLE, f"{KEY}, {MONTHS}", COUNT_TYPES, counted)
         self.connection.execute(UPSERT_COUNTS)
         self.connection.execute(f"DROP TABLE {COUNTS_TABLE}")
 
 
-def lattice_rows(noted: dict[str, list[Any]]) -> Iterable[tuple[int, ...]]:
-    """hotspot_cell_count rows for noted concerns: count_facts' nine groupings, months side by side."""
+def copy_rows(
+    connection: psycopg.Connection[Any], table: str, columns: str, types: Sequence[str], rows: Iterable[Any]
+) -> None:
+    """COPY rows into a table in PostgreSQL's binary format (nothing for the server to parse)."""
+    with (
+        connection.cursor() as cursor,
+        cursor.copy(f"COPY {table} ({columns}) FROM STDIN (FORMAT BINARY)") as copy,
+    ):
+        copy.set_types(list(types))
+        for row in rows:
+            copy.write_row(row)
+
+
+def lattice_columns(noted: dict[str, list[Any]]) -> list[list[int]]:
+    """hotspot_cell_count columns (key, then months 1 to 12) for noted concerns: count_facts' nine
+    groupings of them, each calendar year's months side by side."""
     fine = {name: np.asarray(noted[name], dtype=np.int64) for name in ("restricted_to", "year", "month")}
     cx, cy = np.asarray(noted["cx"], dtype=np.int64), np.asarray(noted["cy"], dtype=np.int64)
     every = np.ones(len(cx), dtype=bool)
     base = [fine["restricted_to"], fine["year"]]
-    yield from _grouped(1000, 0, [*base, cx // 20, cy // 20], fine["month"], every)
     quarter = [*base, cx // 5, cy // 5]
-    yield from _grouped(250, 0, quarter, fine["month"], every)
+    groupings = [
+        _grouped(1000, 0, [*base, cx // 20, cy // 20], fine["month"], every),
+        _grouped(250, 0, quarter, fine["month"], every),
+    ]
     for name, dimension in LAYERS:
         given = np.asarray([value is not None for value in noted[name]], dtype=bool)
         values = np.asarray([0 if value is None else value for value in noted[name]], dtype=np.int64)
-        yield from _grouped(250, dimension, [*quarter, values], fine["month"], given)
+        groupings.append(_grouped(250, dimension, [*quarter, values], fine["month"], given))
+    return [np.concatenate(parts).tolist() for parts in zip(*groupings, strict=True)]
 
 
 def _grouped(
@@ -211,31 +237,30 @@ def _grouped(
     keys: list[NDArray[np.int64]],
     month: NDArray[np.int64],
     rows: NDArray[np.bool_],
-) -> Iterable[tuple[int, ...]]:
+) -> list[NDArray[np.int64]]:
     """One grouping of the chosen rows: a row per distinct key, with its counts for months 1 to 12.
 
-    Each key column is ranked among its distinct values and the ranks packed into one integer, so
-    that one sort finds the groups (a borough's cells, years and values multiply to far below 2**63).
+    Each key column (restricted_to, year, cx, cy and any value) is ranked among its distinct values
+    and the ranks packed into one integer, so that one sort finds the groups (a borough's cells,
+    years and values multiply to far below 2**63).
     """
     distinct: list[NDArray[np.int64]] = []
-    if not rows.any():
-        return
     packed = np.zeros(int(rows.sum()), dtype=np.int64)
     for column in keys:
         values, ranks = np.unique(column[rows], return_inverse=True)
         distinct.append(values)
-        packed = packed * len(values) + ranks
+        packed = packed * max(len(values), 1) + ranks
     groups, group_of = np.unique(packed, return_inverse=True)
     counts = np.zeros((len(groups), 12), dtype=np.int64)
     np.add.at(counts, (group_of, month[rows] - 1), 1)
-    decoded: list[list[int]] = []
+    decoded: list[NDArray[np.int64]] = []
     for values in reversed(distinct):
-        groups, digit = np.divmod(groups, len(values))
-        decoded.insert(0, values[digit].tolist())
+        groups, digit = np.divmod(groups, max(len(values), 1))
+        decoded.insert(0, values[digit])
+    size = len(counts)
+    value = decoded[4] if len(decoded) > 4 else np.zeros(size, dtype=np.int64)
+    constant = [np.full(size, lattice), np.full(size, dimension)]
     restricted, year, cells_x, cells_y = decoded[:4]
-    value = decoded[4] if len(decoded) > 4 else [0] * len(year)
-    for index, months in enumerate(counts.tolist()):
-        yield (
-            lattice, dimension, value[index], SOURCE_CONCERN, restricted[index], year[index],
-            cells_x[index], cells_y[index], *months,
-        )  # fmt: skip
+    return [
+        *constant, value, np.full(size, SOURCE_CONCERN), restricted, year, cells_x, cells_y, *counts.T,
+    ]  # fmt: skip
