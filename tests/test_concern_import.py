@@ -708,9 +708,8 @@ def test_counts_kept_apart_and_edge_days_are_counted_as_a_rebuild_counts_them(
 
 def test_the_import_counts_with_the_aggregates_own_rules(db_session: Session) -> None:
     values = [0.0, 49.999999999, 50.0, -0.0001, -50.0, 433512.5, 1e-12, 279000.00000000006, 0.1 + 0.2]
-    expected = [
-        db_session.scalar(text("SELECT hotspot_lattice_index(:value, 50)"), {"value": value}) for value in values
-    ]
+    index = text("SELECT hotspot_lattice_index(:value, 50)")
+    expected = [db_session.scalar(index, {"value": value}) for value in values]
     assert lattice.lattice_indexes(values, 50) == expected
     for word in ("home", "park", "not_known", "16_to_17", "Ünïcode café"):
         assert lattice.code(word) == db_session.scalar(text("SELECT hotspot_code(:word)"), {"word": word})

@@ -61,9 +61,13 @@ ON CONFLICT ({KEY}) DO UPDATE SET
 PEOPLE = "SELECT id, date_of_birth, gender FROM young_person WHERE id = ANY(%(ids)s)"
 PLACES = """
 SELECT p.id, p.place_type, ST_X(a.geom), ST_Y(a.geom)
-FROM place p CROSS JOIN LATERAL (SELECT ST_PointOnSurface(p.geom_bng) AS geom) a
-WHERE p.id = ANY(%(ids)s) AND a.geom IS NOT NULL AND NOT ST_IsEmpty(a.geom)
+FROM place p
+LEFT JOIN LATERAL (
+    SELECT ST_PointOnSurface(p.geom_bng) AS geom WHERE p.geom_bng IS NOT NULL AND NOT ST_IsEmpty(p.geom_bng)
+) a ON true
+WHERE p.id = ANY(%(ids)s)
 """
+"""Each place's type and the point its concerns are counted at (none for an empty geometry)."""
 LAYERS = (
     ("context", 1),
     ("kind", 2),
@@ -111,7 +115,7 @@ class LatticeCounter:
 
     connection: psycopg.Connection[Any]
     people: dict[int, tuple[date | None, str]] = field(default_factory=dict)
-    places: dict[int, tuple[str, float, float]] = field(default_factory=dict)
+    places: dict[int, tuple[str, float | None, float | None]] = field(default_factory=dict)
     codes: dict[str | None, int | None] = field(default_factory=lambda: {None: None})
     noted: dict[str, list[Any]] = field(default_factory=lambda: {name: [] for name in NOTED})
 
@@ -148,7 +152,9 @@ class LatticeCounter:
     def _facts(self, added: Sequence[AddedConcern]) -> dict[str, list[Any]]:
         """hotspot_fact columns, as CONCERN_FACTS makes them (concerns without a location have none)."""
         places, people = self.places, self.people
-        located = [row for row in added if (row[8] is not None and row[9] is not None) or row[2] in places]
+        located = [
+            row for row in added if (row[8] is not None and row[9] is not None) or self._anchored(row[2])
+        ]
         if not located:
             return {"record_id": []}
         columns = (list(column) for column in zip(*located, strict=True))
@@ -169,8 +175,8 @@ class LatticeCounter:
             "cy": lattice_indexes(ys, FACT_SIZE),
             "agency_id": agencies,
             "restricted_to": [
-                agency if only else -1 if kind in RESIDENTIAL else 0
-                for agency, only, kind in zip(agencies, agency_only, types, strict=True)
+                agency if only else -1 if place_type in RESIDENTIAL else 0
+                for agency, only, place_type in zip(agencies, agency_only, types, strict=True)
             ],
             "context": contexts,
             "kind": kinds,
@@ -179,6 +185,10 @@ class LatticeCounter:
             "age_band": [age_band(people[person][0], day) for person, day in zip(persons, days, strict=True)],
             "gender": [people[person][1] for person in persons],
         }
+
+    def _anchored(self, place_id: int | None) -> bool:
+        """Whether concerns at this place are counted at a point of it (not if its geometry is empty)."""
+        return place_id is not None and place_id in self.places and self.places[place_id][1] is not None
 
     def _coded(self, texts: list[str | None]) -> list[int | None]:
         """The hotspot_code of each text (None stays None)."""
