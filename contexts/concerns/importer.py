@@ -38,8 +38,9 @@ easting/northing converted in PostGIS, and every remaining problem listed by row
 written, new concerns by one INSERT ... SELECT and changed ones by one UPDATE that bumps each version
 and writes its revision, as an edit does; rows identical to what csmap holds are left alone. A role
 that may set session_replication_role (the owner, as `csmap import concerns` runs) checks and locks the
-new concerns' keys a table at a time instead of firing a foreign key trigger per key per row. New
-concerns are counted into the hotspot aggregate once, at the end, rather than chunk by chunk. All of it
+new concerns' keys a table at a time instead of firing a foreign key trigger per key per row. The
+import counts its new concerns for hotspot maps itself (`contexts.concerns.lattice`): each chunk's
+facts as it is written, the lattice counts once, at the end, rather than chunk by chunk. All of it
 happens inside a savepoint: an import refused for bad rows is rolled back to it, so nothing is written.
 The import is recorded (concern_import) with one audit event for the whole run. Problems name the row
 (the header is row 1), the column and what is wrong; they never repeat a cell's contents, so free text
@@ -781,8 +782,8 @@ class ChunkLoader:
     """Added, updated, unchanged and flagged so far."""
     phase_seconds: dict[str, float] = field(default_factory=dict)
     bulk_keys: bool = False
-    counter: lattice.LatticeCounter = field(init=False)
     """Whether new concerns' keys are checked a table at a time (see `_insert`)."""
+    counter: lattice.LatticeCounter = field(init=False)
 
     def __post_init__(self) -> None:
         """Count new concerns on the same connection."""
