@@ -8,6 +8,7 @@ import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -117,16 +118,23 @@ def app_engine(test_database: Database) -> Iterator[Engine]:
     engine.dispose()
 
 
-@pytest.fixture
-def db_session(app_engine: Engine) -> Iterator[Session]:
-    """A session inside an outer transaction that is rolled back after the test."""
-    connection = app_engine.connect()
+@contextmanager
+def rolled_back_session(engine: Engine) -> Iterator[Session]:
+    """A session inside an outer transaction that is rolled back at the end."""
+    connection = engine.connect()
     outer = connection.begin()
     session = Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
     yield session
     session.close()
     outer.rollback()
     connection.close()
+
+
+@pytest.fixture
+def db_session(app_engine: Engine) -> Iterator[Session]:
+    """A session inside an outer transaction that is rolled back after the test."""
+    with rolled_back_session(app_engine) as session:
+        yield session
 
 
 @pytest.fixture

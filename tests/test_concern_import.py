@@ -29,7 +29,7 @@ from contexts.language.models import LanguageFlagCount
 from contexts.young_people.models import YoungPerson
 from contexts.young_people.service import Area
 from mapping.places.models import Place
-from tests.conftest import Database, World, make_agency, make_user, password_hash
+from tests.conftest import Database, World, make_agency, make_user, password_hash, rolled_back_session
 from tests.test_demo_and_cli import run_cli
 
 AREA = Area(-6.5, 49.8, 2.0, 55.9)
@@ -88,14 +88,8 @@ def owner_engine(test_database: Database) -> Iterator[Engine]:
 def db_session(request: pytest.FixtureRequest, app_engine: Engine, owner_engine: Engine) -> Iterator[Session]:
     """Every test here runs as both roles: the web app's (foreign key triggers check each new concern)
     and the owner's, as `csmap import concerns` runs (keys checked and locked a table at a time)."""
-    engine = owner_engine if request.param.startswith("owner") else app_engine
-    connection = engine.connect()
-    outer = connection.begin()
-    session = Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
-    yield session
-    session.close()
-    outer.rollback()
-    connection.close()
+    with rolled_back_session(owner_engine if request.param.startswith("owner") else app_engine) as session:
+        yield session
 
 
 @pytest.fixture

@@ -802,7 +802,7 @@ class ChunkLoader:
         """Create the temporary tables and mark where to roll back to if the import is refused."""
         for name, value in LOADER_SETTINGS:
             self.connection.execute(f"SET LOCAL {name} = {value}")
-        self.bulk_keys = bool(self.connection.execute(BULK_KEYS).fetchone() == (True,))
+        self.bulk_keys = self.connection.execute(BULK_KEYS).fetchone() == (True,)
         self.connection.execute(f"DROP TABLE IF EXISTS {TEMP_NAMES}")
         self.connection.execute(TEMP_TABLES)
         self.connection.execute(DEFER_COUNTS)
