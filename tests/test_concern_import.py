@@ -21,6 +21,7 @@ from contexts.agencies.models import Agency, AgencyKind
 from contexts.audit.models import AuditEvent
 from contexts.audit.service import RequestOrigin
 from contexts.concerns import importer, lattice
+from contexts.concerns.import_loader import CheckedRow, ChunkLoader, prepare
 from contexts.concerns.importer import ConcernFileError, ConcernImportReport, import_concerns
 from contexts.concerns.models import Concern, ConcernCategory, ConcernImport, ConcernRevision
 from contexts.errors import AccessDenied
@@ -612,7 +613,7 @@ def test_a_refused_import_counts_nothing(db_session: Session, world: World, peop
 def test_only_the_owner_role_checks_keys_in_bulk(app_engine: Engine, owner_engine: Engine) -> None:
     for engine, expected in ((app_engine, False), (owner_engine, True)):
         with Session(engine) as session, session.begin():
-            loader = importer.ChunkLoader(connection=importer._raw(session), user_id=0, area=AREA)
+            loader = ChunkLoader(connection=importer._raw(session), user_id=0, area=AREA)
             loader.begin()
             assert loader.bulk_keys is expected
             loader.end(keep=False)
@@ -622,19 +623,16 @@ def test_a_key_gone_before_the_bulk_check_refuses_the_import(owner_engine: Engin
     with Session(owner_engine) as session, session.begin():
         agency = make_agency(session, "gone")
         user = make_user(session, agency, "gone-practitioner", Role.PRACTITIONER)
-        loader = importer.ChunkLoader(connection=importer._raw(session), user_id=user.id, area=AREA)
+        category = session.scalars(select(func.min(ConcernCategory.id))).one()
+        loader = ChunkLoader(connection=importer._raw(session), user_id=user.id, area=AREA)
         loader.begin()
-        session.execute(
-            text(
-                "INSERT INTO concern_import_row (row_number, agency_id, external_id, young_person_ref, "
-                "occurred_at, occurred_precision, context, kind, category_id, summary, sensitivity, flagged, "
-                "young_person_id) SELECT 2, :agency, 'EXT-G1', 'YP-GONE', now(), 'exact', 'home', 'risk', "
-                "min(id), 'Seen at the station', 'partnership', 0, -1 FROM concern_category"
-            ),
-            {"agency": agency.id},
-        )
+        gone = CheckedRow(
+            2, agency.id, "EXT-G1", -1, datetime(2026, 3, 1, tzinfo=UTC), date(2026, 3, 1), "exact", "home",
+            "risk", category,
+            "Seen at the station", None, None, -1.5, 52.4, False, None, None, None, "partnership", 0,
+        )  # fmt: skip
         with pytest.raises(ConcernFileError, match="was removed while it was imported"):
-            loader._write(set())
+            loader.load(prepare([gone]), write=True)
         session.rollback()
 
 

@@ -30,25 +30,25 @@ handling_code              no        ... P or C (all three parts, or none)
 sensitivity                no        partnership (the default) or agency_only
 =========================  ========  ===============================================================
 
-How it runs: the file is streamed through the csv module and each row's formats are checked in Python,
-a chunk at a time. While the next chunk is checked, a second thread loads the last one on the import's
-connection (it waits on PostgreSQL, which frees the interpreter): COPY into a temporary staging table,
-then set-based look-ups of young people, places, earlier rows of the file and concerns imported before,
-easting/northing converted in PostGIS, and every remaining problem listed by row. Good rows are then
-written, new concerns by one INSERT ... SELECT and changed ones by one UPDATE that bumps each version
-and writes its revision, as an edit does; rows identical to what csmap holds are left alone. A role
-that may set session_replication_role (the owner, as `csmap import concerns` runs) checks and locks the
-new concerns' keys a table at a time instead of firing a foreign key trigger per key per row. The
-import counts its new concerns for hotspot maps itself (`contexts.concerns.lattice`): each chunk's
-facts as it is written, the lattice counts once, at the end, rather than chunk by chunk. All of it
-happens inside a savepoint: an import refused for bad rows is rolled back to it, so nothing is written.
-The import is recorded (concern_import) with one audit event for the whole run. Problems name the row
-(the header is row 1), the column and what is wrong; they never repeat a cell's contents, so free text
-never reaches a report or a log.
+How it runs: the file is streamed through the csv module and each row is checked in Python, a chunk
+at a time: its formats, and its young person, place and external id against the agencies, categories,
+young people and places read once at the start and the rows before it in the file. While the next
+chunk is checked, a second thread loads the last one on the import's connection (it waits on
+PostgreSQL, which frees the interpreter; see `contexts.concerns.import_loader`): PostGIS places the
+rows, concerns imported before are matched by external id, changed ones are updated with their
+revisions as an edit does, rows identical to what csmap holds are left alone, and new ones are copied
+straight into concern. The import counts its new concerns for hotspot maps itself
+(`contexts.concerns.lattice`): each chunk's facts as it is written, the lattice counts once, at the
+end. All of it happens inside a savepoint: an import refused for bad rows is rolled back to it, so
+nothing is written. The import is recorded (concern_import) with one audit event for the whole
+run. Problems name the row (the header is row 1), the column and what is wrong; they never repeat a
+cell's contents, so free text never reaches a report or a log.
 """
 
 import csv
 import math
+import re
+import sys
 import time as clock
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -58,16 +58,18 @@ from datetime import UTC, date, datetime, time
 from operator import itemgetter
 from pathlib import Path
 from typing import Any, Protocol, cast
+from zoneinfo import ZoneInfo
 
 import psycopg
-from sqlalchemy import select
+from sqlalchemy import column, select, table
 from sqlalchemy.orm import Session
 
 from contexts.access import Actor, Permission, Role, can
 from contexts.agencies.models import Agency
 from contexts.audit.models import AuditAction
 from contexts.audit.service import RequestOrigin, record_event
-from contexts.concerns import lattice
+from contexts.concerns.import_loader import CheckedRow, Chunk, ChunkLoader, Found, RowProblem, prepare
+from contexts.concerns.import_loader import ConcernFileError as ConcernFileError
 from contexts.concerns.models import (
     ConcernCategory,
     ConcernImport,
@@ -79,8 +81,9 @@ from contexts.concerns.models import (
     Sensitivity,
     SourceEvaluation,
 )
-from contexts.errors import AccessDenied, InvalidInput
+from contexts.errors import AccessDenied
 from contexts.language.checker import Rule, check_text
+from contexts.young_people.models import YoungPerson
 from contexts.young_people.service import Area
 
 REQUIRED = ("external_id", "source_agency", "young_person_ref", "occurred_at", "context", "kind")
@@ -104,29 +107,18 @@ CHOICES: dict[str, frozenset[str]] = {
     "handling_code": frozenset(member.value for member in HandlingCode),
 }
 GRID_LIMITS = (700_000.0, 1_300_000.0)
-STAGING_COLUMNS = (
-    "row_number",
-    "agency_id",
-    "external_id",
-    "young_person_ref",
-    "occurred_at",
-    "occurred_precision",
-    "context",
-    "kind",
-    "category_id",
-    "summary",
-    "detail",
-    "longitude",
-    "latitude",
-    "easting",
-    "northing",
-    "place_ref",
-    "source_evaluation",
-    "intelligence_assessment",
-    "handling_code",
-    "sensitivity",
-    "flagged",
-)
+PARTNERSHIP, DAY, EXACT = Sensitivity.PARTNERSHIP.value, DatePrecision.DAY.value, DatePrecision.EXACT.value
+UK = ZoneInfo("Europe/London")
+"""The hotspot counts' days are UK days."""
+NO_PERSON = "There is no young person with this local id in the recording agency"
+PLACE = table("place", column("id"), column("external_ref"))
+"""The places a row may name (mapping.places owns the model; contexts do not import mapping)."""
+CHUNK_ROWS = 50_000
+"""Rows checked in Python while PostgreSQL loads the previous chunk."""
+Location = tuple[float | None, float | None, bool, str | None]
+"""A row's x and y, whether they are easting and northing (else longitude and latitude), its place_ref."""
+PLACE_ID = re.compile(r"[0-9]{1,9}")
+"""A place_ref that may be a csmap place id."""
 
 
 class ImportProgress(Protocol):
@@ -155,19 +147,6 @@ class _Quiet:
         """Ignore the end."""
 
 
-@dataclass(frozen=True, slots=True)
-class RowProblem:
-    """One thing wrong with one row: its number (the header is row 1), the column, the problem."""
-
-    row: int
-    column: str
-    problem: str
-
-    def __str__(self) -> str:
-        """The problem in one line, e.g. 'row 7, category: There is no active category with this code'."""
-        return f"row {self.row}, {self.column}: {self.problem}"
-
-
 @dataclass(slots=True)
 class ConcernImportReport:
     """What an import found and did."""
@@ -191,13 +170,6 @@ class ConcernImportReport:
     def rows_per_second(self) -> float:
         """Rows read per second of the whole import."""
         return self.rows / self.seconds if self.seconds > 0 else 0.0
-
-
-class ConcernFileError(InvalidInput):
-    """The file as a whole cannot be read (not CSV, not UTF-8, missing columns): nothing is imported."""
-
-    def __init__(self, detail: str) -> None:
-        super().__init__(detail, field="file")
 
 
 # Reading and checking rows in Python
@@ -263,10 +235,17 @@ class RowChecker:
     agencies: dict[str, int]
     allowed_agencies: frozenset[int] | None
     categories: dict[str, int]
+    people: dict[tuple[int, str], int]
+    """Young people's ids by agency and local id."""
+    places: dict[str, int]
+    """Places' ids by external_ref."""
+    place_ids: frozenset[int]
     area: Area
     now: datetime
     rules: Sequence[Rule]
     problems: list[RowProblem] = field(default_factory=list)
+    first_rows: dict[tuple[int, str], int] = field(default_factory=dict)
+    """The first good row of the file with each agency's external id."""
     pick: Callable[[list[str]], tuple[str, ...]] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -277,8 +256,8 @@ class RowChecker:
         """Note a problem."""
         self.problems.append(RowProblem(row, column, problem))
 
-    def check(self, row: int, cells: list[str]) -> tuple[Any, ...] | None:
-        """The staging row for a good row; None (with its problems noted) for a bad one."""
+    def check(self, row: int, cells: list[str]) -> CheckedRow | None:
+        """The checked row for a good row; None (with its problems noted) for a bad one."""
         if len(cells) != self.width:
             self._bad(row, "row", f"This row has {len(cells)} cells and the header {self.width}")
             return None
@@ -291,31 +270,53 @@ class RowChecker:
         agency_id = self._agency(row, agency)
         self._ids(row, external_id, person)
         when = self._when(row, occurred, precision)
-        coded = [self._choice(row, "context", context), self._choice(row, "kind", kind)]
+        context_value, kind_value = self._choice(row, "context", context), self._choice(row, "kind", kind)
         grading = self._grading(row, evaluation, assessment, handling)
-        coded.append(self._choice(row, "sensitivity", sensitivity) or Sensitivity.PARTNERSHIP.value)
+        shared = self._choice(row, "sensitivity", sensitivity) or PARTNERSHIP
         category_id = self._category(row, category)
         self._texts(row, summary, detail)
         where = self._location(row, longitude, latitude, easting, northing, place_ref)
-        if len(self.problems) > before or when is None or where is None:
+        if (
+            len(self.problems) > before
+            or when is None
+            or where is None
+            or agency_id is None
+            or category_id is None
+            or context_value is None
+            or kind_value is None
+        ):
             return None
-        flagged = self._flagged(summary, detail) if self.rules else 0
-        return (
-            row,
-            agency_id,
-            external_id,
-            person,
-            *when,
-            coded[0],
-            coded[1],
-            category_id,
-            summary,
-            detail or None,
-            *where,
-            *grading,
-            coded[2],
-            flagged,
-        )
+        known = self._known(row, agency_id, external_id, person, where[3])
+        if known is None:
+            return None
+        moment, precision_value = when
+        return CheckedRow(
+            row, agency_id, external_id, known[0], moment, moment.astimezone(UK).date(), precision_value,
+            context_value, kind_value, category_id, summary, detail or None, known[1], where[0], where[1],
+            where[2], grading[0], grading[1], grading[2], shared,
+            self._flagged(summary, detail) if self.rules else 0,
+        )  # fmt: skip
+
+    def _known(
+        self, row: int, agency_id: int, external_id: str, person: str, place_ref: str | None
+    ) -> tuple[int, int | None] | None:
+        """The young person's and place's ids, for a row whose external id is new to the file."""
+        first = self.first_rows.setdefault((agency_id, external_id), row)
+        if first != row:
+            self._bad(row, "external_id", f"The same source_agency and external_id are on row {first}")
+        person_id = self.people.get((agency_id, person))
+        if person_id is None:
+            self._bad(row, "young_person_ref", NO_PERSON)
+        place_id = None
+        if place_ref is not None:
+            place_id = self.places.get(place_ref)
+            if place_id is None and PLACE_ID.fullmatch(place_ref) and int(place_ref) in self.place_ids:
+                place_id = int(place_ref)
+            if place_id is None:
+                self._bad(row, "place_ref", "There is no place with this reference")
+        if first != row or person_id is None or (place_ref is not None and place_id is None):
+            return None
+        return person_id, place_id
 
     def _agency(self, row: int, code: str) -> int | None:
         """The recording agency's id, if it exists and the importer may record for it."""
@@ -334,8 +335,8 @@ class RowChecker:
             if not value or len(value) > LIMITS[name]:
                 self._bad(row, name, f"Enter 1 to {LIMITS[name]} characters")
 
-    def _when(self, row: int, text: str, precision: str) -> tuple[str, str] | None:
-        """When it happened (as ISO text, UTC if no offset) and how exactly; never in the future."""
+    def _when(self, row: int, text: str, precision: str) -> tuple[datetime, str] | None:
+        """When it happened (UTC if no offset) and how exactly; never in the future."""
         moment, implied = _moment(text)
         if moment is None:
             self._bad(row, "occurred_at", "Enter an ISO 8601 date (2026-03-01) or date and time")
@@ -344,9 +345,9 @@ class RowChecker:
             self._bad(row, "occurred_at", "When it happened cannot be in the future")
             return None
         chosen = self._choice(row, "occurred_precision", precision) or implied
-        if chosen == DatePrecision.EXACT and implied == DatePrecision.DAY:
+        if chosen == EXACT and implied == DAY:
             self._bad(row, "occurred_precision", "A date without a time cannot be exact")
-        return moment.isoformat(), chosen
+        return moment, chosen
 
     def _choice(self, row: int, name: str, given: str) -> str | None:
         """One of a coded column's values (any case), or None when empty."""
@@ -386,7 +387,7 @@ class RowChecker:
 
     def _location(
         self, row: int, longitude: str, latitude: str, easting: str, northing: str, place_ref: str
-    ) -> tuple[Any, ...] | None:
+    ) -> Location | None:
         """Exactly one of: longitude and latitude, easting and northing, or place_ref."""
         forms = bool(longitude or latitude) + bool(easting or northing) + bool(place_ref)
         if forms != 1:
@@ -397,7 +398,7 @@ class RowChecker:
             if len(place_ref) > LIMITS["place_ref"]:
                 self._bad(row, "place_ref", f"At most {LIMITS['place_ref']} characters")
                 return None
-            return None, None, None, None, place_ref
+            return None, None, False, place_ref
         if longitude or latitude:
             return self._lon_lat(
                 row, self._number(row, "longitude", longitude), self._number(row, "latitude", latitude)
@@ -415,7 +416,7 @@ class RowChecker:
             return None
         return number
 
-    def _lon_lat(self, row: int, longitude: float | None, latitude: float | None) -> tuple[Any, ...] | None:
+    def _lon_lat(self, row: int, longitude: float | None, latitude: float | None) -> Location | None:
         """A WGS84 position inside the deployment's area."""
         if longitude is None or latitude is None:
             return None
@@ -426,16 +427,16 @@ class RowChecker:
         ):
             self._bad(row, "longitude", "The location is outside this deployment's area")
             return None
-        return longitude, latitude, None, None, None
+        return longitude, latitude, False, None
 
-    def _grid(self, row: int, easting: float | None, northing: float | None) -> tuple[Any, ...] | None:
+    def _grid(self, row: int, easting: float | None, northing: float | None) -> Location | None:
         """A British National Grid position on the grid (the area is checked after converting it)."""
         if easting is None or northing is None:
             return None
         if not (0 <= easting <= GRID_LIMITS[0] and 0 <= northing <= GRID_LIMITS[1]):
             self._bad(row, "easting", "An easting runs 0 to 700000 and a northing 0 to 1300000 (metres)")
             return None
-        return None, None, easting, northing, None
+        return easting, northing, True, None
 
     def _flagged(self, summary: str, detail: str) -> int:
         """How many phrases the language rules flag in the two texts."""
@@ -446,13 +447,13 @@ def _moment(text: str) -> tuple[datetime | None, str]:
     """An ISO 8601 date or date-time as an aware datetime, and the precision it implies."""
     try:
         if len(text) == 10:
-            return datetime.combine(date.fromisoformat(text), time(), UTC), DatePrecision.DAY.value
+            return datetime.combine(date.fromisoformat(text), time(), UTC), DAY
         moment = datetime.fromisoformat(text)
     except ValueError:
         return None, ""
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment, DatePrecision.EXACT.value
+    return moment, EXACT
 
 
 def _records(lines: Iterable[str]) -> Iterator[tuple[int, list[str]]]:
@@ -466,252 +467,6 @@ def _records(lines: Iterable[str]) -> Iterator[tuple[int, list[str]]]:
         raise ConcernFileError(f"The CSV cannot be read at row {row + 1}: {wrong}.") from wrong
     except UnicodeDecodeError as wrong:
         raise ConcernFileError(f"The file is not UTF-8 text (at about row {row + 1}).") from wrong
-
-
-# Loading in PostgreSQL
-
-TEMP_TABLES = """
-CREATE TEMP TABLE concern_import_staging (
-    row_number integer NOT NULL,
-    agency_id integer NOT NULL,
-    external_id text NOT NULL,
-    young_person_ref text NOT NULL,
-    occurred_at timestamptz NOT NULL,
-    occurred_precision text NOT NULL,
-    context text NOT NULL,
-    kind text NOT NULL,
-    category_id integer NOT NULL,
-    summary text NOT NULL,
-    detail text,
-    longitude double precision,
-    latitude double precision,
-    easting double precision,
-    northing double precision,
-    place_ref text,
-    source_evaluation text,
-    intelligence_assessment text,
-    handling_code text,
-    sensitivity text NOT NULL,
-    flagged integer NOT NULL
-) ON COMMIT DROP;
-CREATE TEMP TABLE concern_import_seen (
-    agency_id integer NOT NULL,
-    external_id text NOT NULL,
-    row_number integer NOT NULL,
-    PRIMARY KEY (agency_id, external_id)
-) ON COMMIT DROP;
-CREATE TEMP TABLE concern_import_row ON COMMIT DROP AS
-SELECT s.*, 0 AS young_person_id, 0 AS place_id, NULL::geometry(Point, 4326) AS point,
-       0 AS concern_id, 0 AS recorded_young_person_id, 0 AS first_row
-FROM concern_import_staging s WITH NO DATA
-"""
-TEMP_NAMES = "concern_import_row, concern_import_seen, concern_import_staging"
-
-SEEN = """
-INSERT INTO concern_import_seen (agency_id, external_id, row_number)
-SELECT DISTINCT ON (agency_id, external_id) agency_id, external_id, row_number
-FROM concern_import_staging
-ORDER BY agency_id, external_id, row_number
-ON CONFLICT DO NOTHING
-"""
-
-RESOLVE = """
-INSERT INTO concern_import_row
-SELECT s.*,
-       y.id,
-       CASE WHEN s.place_ref IS NOT NULL THEN coalesce(
-           (SELECT p.id FROM place p WHERE p.external_ref = s.place_ref),
-           (SELECT p.id FROM place p WHERE s.place_ref ~ '^[0-9]{1,9}$' AND p.id = s.place_ref::integer)
-       ) END,
-       CASE
-           WHEN s.easting IS NOT NULL
-           THEN ST_Transform(ST_SetSRID(ST_MakePoint(s.easting, s.northing), 27700), 4326)
-           WHEN s.longitude IS NOT NULL THEN ST_SetSRID(ST_MakePoint(s.longitude, s.latitude), 4326)
-       END,
-       c.id,
-       c.young_person_id,
-       seen.row_number
-FROM concern_import_staging s
-CROSS JOIN LATERAL (
-    SELECT row_number FROM concern_import_seen
-    WHERE agency_id = s.agency_id AND external_id = s.external_id LIMIT 1
-) seen
-LEFT JOIN LATERAL (
-    SELECT id FROM young_person WHERE agency_id = s.agency_id AND local_id = s.young_person_ref LIMIT 1
-) y ON true
-LEFT JOIN LATERAL (
-    SELECT id, young_person_id FROM concern
-    WHERE agency_id = s.agency_id AND external_id = s.external_id AND external_id IS NOT NULL LIMIT 1
-) c ON true
-"""
-"""Each staged row with its young person, place, point, any concern already imported with its
-external_id, and the first row in the file with that external_id. A chunk is small beside the
-tables it is looked up in: LIMIT 1 keeps each look-up an index probe (the chunk is not analysed,
-so the planner might otherwise scan concern for every chunk)."""
-
-PROBLEMS = """
-SELECT r.row_number, v.column_name, v.problem
-FROM (
-    SELECT * FROM concern_import_row
-    WHERE first_row <> row_number OR young_person_id IS NULL OR (place_ref IS NOT NULL AND place_id IS NULL)
-       OR easting IS NOT NULL OR recorded_young_person_id <> young_person_id
-) r
-CROSS JOIN LATERAL (
-    VALUES
-        (r.first_row <> r.row_number, 'external_id',
-         'The same source_agency and external_id are on row ' || r.first_row),
-        (r.young_person_id IS NULL, 'young_person_ref',
-         'There is no young person with this local id in the recording agency'),
-        (r.place_ref IS NOT NULL AND r.place_id IS NULL, 'place_ref',
-         'There is no place with this reference'),
-        (r.easting IS NOT NULL
-         AND NOT (ST_X(r.point) BETWEEN %(min_lon)s AND %(max_lon)s
-                  AND ST_Y(r.point) BETWEEN %(min_lat)s AND %(max_lat)s),
-         'easting', 'The location is outside this deployment''s area'),
-        (r.first_row = r.row_number AND r.recorded_young_person_id <> r.young_person_id, 'young_person_ref',
-         'This external_id is already recorded for a different young person')
-) AS v(bad, column_name, problem)
-WHERE v.bad
-"""
-
-COMPARED = (
-    ("occurred_at", "occurred_at"),
-    ("occurred_precision", "occurred_precision"),
-    ("context", "context"),
-    ("kind", "kind"),
-    ("category", "category_id"),
-    ("summary", "summary"),
-    ("detail", "detail"),
-    ("place_id", "place_id"),
-    ("source_evaluation", "source_evaluation"),
-    ("intelligence_assessment", "intelligence_assessment"),
-    ("handling_code", "handling_code"),
-    ("sensitivity", "sensitivity"),
-)
-"""Fields an import may change, as named in a revision, and their columns."""
-
-
-def _change(name: str, column: str) -> str:
-    """A revision's entry for one field: [before, after] when it differs, else NULL (dropped)."""
-    return (
-        f"'{name}', CASE WHEN c.{column} IS DISTINCT FROM r.{column} "
-        f"THEN jsonb_build_array(c.{column}, r.{column}) END"
-    )
-
-
-CHANGES = (
-    "jsonb_strip_nulls(jsonb_build_object("
-    + ", ".join(_change(name, column) for name, column in COMPARED)
-    + ", 'longitude', CASE WHEN c.point IS DISTINCT FROM r.point "
-    "THEN jsonb_build_array(ST_X(c.point), ST_X(r.point)) END"
-    ", 'latitude', CASE WHEN c.point IS DISTINCT FROM r.point "
-    "THEN jsonb_build_array(ST_Y(c.point), ST_Y(r.point)) END))"
-)
-
-MATCHED = "SELECT 1 FROM concern_import_row WHERE concern_id IS NOT NULL LIMIT 1"
-
-# Each concern is locked and compared in one look-up by id; the update then finds the locked row by
-# its ctid (a direct fetch), however many rows of the chunk changed.
-UPDATE = f"""
-WITH diff AS (
-    SELECT r.concern_id, c.row_ctid, r.flagged, r.agency_id, c.version + 1 AS version, {CHANGES} AS changes,
-           r.occurred_at, r.occurred_precision, r.context, r.kind, r.category_id, r.summary, r.detail,
-           r.place_id, r.point, r.source_evaluation, r.intelligence_assessment, r.handling_code,
-           r.sensitivity
-    FROM concern_import_row r
-    CROSS JOIN LATERAL (SELECT *, ctid AS row_ctid FROM concern WHERE id = r.concern_id FOR UPDATE) c
-    WHERE r.concern_id IS NOT NULL
-),
-changed AS (
-    UPDATE concern c
-    SET occurred_at = d.occurred_at, occurred_precision = d.occurred_precision, context = d.context,
-        kind = d.kind, category_id = d.category_id, summary = d.summary, detail = d.detail,
-        place_id = d.place_id, point = d.point, source_evaluation = d.source_evaluation,
-        intelligence_assessment = d.intelligence_assessment, handling_code = d.handling_code,
-        sensitivity = d.sensitivity, version = d.version, updated_at = now()
-    FROM diff d
-    WHERE c.ctid = d.row_ctid AND d.changes <> '{{}}'::jsonb
-    RETURNING c.id, c.version, d.changes, d.flagged, d.agency_id
-),
-revisions AS (
-    INSERT INTO concern_revision (concern_id, version, changed_by_id, changes)
-    SELECT id, version, %(user_id)s, changes FROM changed
-),
-flags AS (
-    INSERT INTO language_flag_count (agency_id, user_id, record_type, record_id, flagged)
-    SELECT agency_id, %(user_id)s, 'concern', id, flagged FROM changed WHERE flagged > 0
-)
-SELECT (SELECT count(*) FROM diff), count(*), coalesce(sum(flagged), 0) FROM changed
-"""
-
-INSERT = f"""
-INSERT INTO concern (
-    young_person_id, agency_id, recorded_by_id, occurred_at, occurred_precision, context, kind,
-    category_id, summary, detail, place_id, point, source_evaluation, intelligence_assessment,
-    handling_code, sensitivity, external_id
-)
-SELECT young_person_id, agency_id, %(user_id)s, occurred_at, occurred_precision, context, kind,
-       category_id, summary, detail, place_id, point, source_evaluation, intelligence_assessment,
-       handling_code, sensitivity, external_id
-FROM concern_import_row
-WHERE concern_id IS NULL
-ORDER BY young_person_id, occurred_at
-{lattice.RETURNING}
-"""
-"""New concerns, each young person's together: the chronology index and the young person key checks
-then touch each page once, and a chronology later reads fewer pages. They come back with what
-counting them for hotspot maps needs (`lattice`)."""
-
-DEFER_COUNTS = "SELECT set_config('csmap.hotspot_counts', 'deferred', true)"
-COUNT_NOW = "SELECT set_config('csmap.hotspot_counts', '', true)"
-"""The import counts its new concerns into the hotspot aggregate itself (`lattice`), so the INSERT
-trigger is told to leave them (migration 0013): counted per chunk, scattered rows would upsert most
-of the lattice again each time."""
-
-NEW_FLAGS = """
-INSERT INTO language_flag_count (agency_id, user_id, record_type, record_id, flagged)
-SELECT r.agency_id, %(user_id)s, 'concern', c.id, r.flagged
-FROM concern_import_row r
-CROSS JOIN LATERAL (
-    SELECT id FROM concern
-    WHERE agency_id = r.agency_id AND external_id = r.external_id AND external_id IS NOT NULL LIMIT 1
-) c
-WHERE r.concern_id IS NULL AND r.flagged > 0
-"""
-
-LOADER_SETTINGS = (
-    ("work_mem", "'256MB'"),
-    ("timezone", "'UTC'"),
-    ("jit", "off"),
-    ("enable_hashjoin", "off"),
-    ("enable_mergejoin", "off"),
-)
-"""Set for the import only. Revisions record times in UTC, as the concerns service does. A chunk is
-small beside young_person and concern, but unanalysed: without hash and merge joins the planner probes
-their indexes per row instead of scanning concern for every chunk. Compiling a chunk's statements
-(jit) costs more than it saves."""
-
-BULK_KEYS = "SELECT has_parameter_privilege('session_replication_role', 'SET')"
-"""Whether this role may check the new concerns' keys in bulk (PostgreSQL 15+: GRANT SET ON PARAMETER
-session_replication_role, given to the owner role by `csmap db up` and the tests' clusters)."""
-KEY_SHARE = """
-WITH wanted AS (
-    SELECT DISTINCT {column} AS id FROM concern_import_row WHERE concern_id IS NULL AND {column} IS NOT NULL
-),
-held AS (SELECT t.id FROM {table} AS t WHERE t.id IN (SELECT id FROM wanted) FOR KEY SHARE OF t)
-SELECT (SELECT count(*) FROM wanted) - (SELECT count(*) FROM held)
-"""
-"""How many of a chunk's keys into one table are missing, locking the rest as a foreign key check does."""
-CONCERN_KEYS = (
-    ("young_person", "young_person_id"),
-    ("place", "place_id"),
-    ("agency", "agency_id"),
-    ("concern_category", "category_id"),
-)
-"""The tables a new concern refers to (besides the importing user), and its columns that refer."""
-USER_KEY_SHARE = "SELECT 1 FROM user_account WHERE id = %(user_id)s FOR KEY SHARE"
-CHUNK_ROWS = 50_000
-"""Rows checked in Python while PostgreSQL loads the previous chunk."""
 
 
 def _raw(session: Session) -> psycopg.Connection[Any]:
@@ -731,7 +486,8 @@ def _may_import(actor: Actor) -> frozenset[int] | None:
 def _checker(
     session: Session, actor: Actor, header: list[str], area: Area, rules: Sequence[Rule], now: datetime
 ) -> RowChecker:
-    """A row checker for this header, with the agencies and active categories looked up once."""
+    """A row checker for this header, with agencies, categories, young people and places looked up once."""
+    allowed = _may_import(actor)
     agencies = {
         code.lower(): agency_id for agency_id, code in session.execute(select(Agency.id, Agency.code))
     }
@@ -741,28 +497,39 @@ def _checker(
             select(ConcernCategory.id, ConcernCategory.code).where(ConcernCategory.is_active.is_(True))
         )
     }
+    people = select(YoungPerson.agency_id, YoungPerson.local_id, YoungPerson.id).where(
+        YoungPerson.local_id.is_not(None)
+    )
+    if allowed is not None:
+        people = people.where(YoungPerson.agency_id.in_(sorted(allowed)))
+    places = session.execute(select(PLACE.c.id, PLACE.c.external_ref)).all()
     return RowChecker(
         positions=_header(header),
         width=len(header),
         agencies=agencies,
-        allowed_agencies=_may_import(actor),
+        allowed_agencies=allowed,
         categories=categories,
+        people={(agency_id, str(ref)): person for agency_id, ref, person in session.execute(people)},
+        places={ref: place_id for place_id, ref in places if ref is not None},
+        place_ids=frozenset(place_id for place_id, _ in places),
         area=area,
         now=now,
         rules=rules,
     )
 
 
-def _chunks(records: Iterator[tuple[int, list[str]]], checker: RowChecker) -> Iterator[tuple[int, list[Any]]]:
-    """(rows read, good staging rows) for each chunk of the file."""
+def _chunks(
+    records: Iterator[tuple[int, list[str]]], checker: RowChecker
+) -> Iterator[tuple[int, list[CheckedRow]]]:
+    """(rows read, good rows) for each chunk of the file."""
     read, good = 0, []
     for row, cells in records:
         if not cells:
             continue
         read += 1
-        staged = checker.check(row, cells)
-        if staged is not None:
-            good.append(staged)
+        checked = checker.check(row, cells)
+        if checked is not None:
+            good.append(checked)
         if read == CHUNK_ROWS:
             yield read, good
             read, good = 0, []
@@ -770,183 +537,92 @@ def _chunks(records: Iterator[tuple[int, list[str]]], checker: RowChecker) -> It
         yield read, good
 
 
-@dataclass(slots=True)
-class ChunkLoader:
-    """Loads one chunk of checked rows at a time on the import's connection, in a savepoint."""
-
-    connection: psycopg.Connection[Any]
-    user_id: int
-    area: Area
-    problems: list[RowProblem] = field(default_factory=list)
-    counts: list[int] = field(default_factory=lambda: [0, 0, 0, 0])
-    """Added, updated, unchanged and flagged so far."""
-    phase_seconds: dict[str, float] = field(default_factory=dict)
-    bulk_keys: bool = False
-    """Whether new concerns' keys are checked a table at a time (see `_insert`)."""
-    counter: lattice.LatticeCounter = field(init=False)
-
-    def __post_init__(self) -> None:
-        """Count new concerns on the same connection."""
-        self.counter = lattice.LatticeCounter(self.connection)
-
-    @contextmanager
-    def _timed(self, phase: str) -> Iterator[None]:
-        """Add the time the block takes to a phase."""
-        started = clock.perf_counter()
-        try:
-            yield
-        finally:
-            self.phase_seconds[phase] = self.phase_seconds.get(phase, 0.0) + clock.perf_counter() - started
-
-    def begin(self) -> None:
-        """Create the temporary tables and mark where to roll back to if the import is refused."""
-        for name, value in LOADER_SETTINGS:
-            self.connection.execute(f"SET LOCAL {name} = {value}")
-        self.bulk_keys = self.connection.execute(BULK_KEYS).fetchone() == (True,)
-        self.connection.execute(f"DROP TABLE IF EXISTS {TEMP_NAMES}")
-        self.connection.execute(TEMP_TABLES)
-        self.connection.execute(DEFER_COUNTS)
-        self.connection.execute("SAVEPOINT concern_import")
-
-    def load(self, rows: list[Any], *, write: bool) -> None:
-        """Stage and resolve a chunk; note its problems; write its good rows when told to."""
-        with self._timed("copy"):
-            self._stage(rows)
-        with self._timed("look-ups"):
-            found = self._resolve()
-        self.problems += found
-        if write:
-            with self._timed("writing"):
-                added = self._write({problem.row for problem in found})
-            with self._timed("counting"):
-                self.counter.add(added)
-
-    def end(self, *, keep: bool) -> None:
-        """Count what was added and keep it, or undo it all; then drop the temporary tables."""
-        if keep:
-            with self._timed("counting"):
-                self.counter.finish()
-        self.connection.execute(
-            "RELEASE SAVEPOINT concern_import" if keep else "ROLLBACK TO SAVEPOINT concern_import"
-        )
-        self.connection.execute(COUNT_NOW)
-        self.connection.execute(f"DROP TABLE {TEMP_NAMES}")
-        for name, _ in LOADER_SETTINGS:
-            self.connection.execute(f"RESET {name}")
-
-    def _stage(self, rows: list[Any]) -> None:
-        """COPY the chunk's rows into the staging table."""
-        self.connection.execute("TRUNCATE concern_import_staging, concern_import_row")
-        columns = ", ".join(STAGING_COLUMNS)
-        copying = f"COPY concern_import_staging ({columns}) FROM STDIN"
-        with self.connection.cursor() as cursor, cursor.copy(copying) as copy:
-            for row in rows:
-                copy.write_row(row)
-
-    def _resolve(self) -> list[RowProblem]:
-        """Join the chunk to young people, places, earlier rows and earlier imports; its problems."""
-        self.connection.execute(SEEN)
-        self.connection.execute(RESOLVE)
-        area = self.area
-        bounds = {
-            "min_lon": area.min_longitude,
-            "max_lon": area.max_longitude,
-            "min_lat": area.min_latitude,
-            "max_lat": area.max_latitude,
-        }
-        found = self.connection.execute(PROBLEMS, bounds).fetchall()
-        return [RowProblem(int(row), str(column), str(problem)) for row, column, problem in found]
-
-    def _write(self, bad_rows: set[int]) -> list[lattice.AddedConcern]:
-        """Drop the bad rows, update changed concerns and add new ones; the new ones, to be counted."""
-        if bad_rows:
-            self.connection.execute(
-                "DELETE FROM concern_import_row WHERE row_number = ANY(%(rows)s)", {"rows": sorted(bad_rows)}
-            )
-        parameters = {"user_id": self.user_id}
-        matched = updated = update_flags = 0
-        if self.connection.execute(MATCHED).fetchone():
-            matched, updated, update_flags = self.connection.execute(UPDATE, parameters).fetchone() or (
-                0,
-                0,
-                0,
-            )
-        added = self._insert(parameters)
-        new_flags = self.connection.execute(NEW_FLAGS, parameters).rowcount
-        for index, value in enumerate(
-            (len(added), updated, int(matched) - int(updated), int(update_flags) + new_flags)
-        ):
-            self.counts[index] += int(value)
-        return added
-
-    def _insert(self, parameters: dict[str, Any]) -> list[lattice.AddedConcern]:
-        """Add the new concerns; what counting them needs.
-
-        With the privilege (see BULK_KEYS), their keys are checked and locked a table at a time, as
-        the foreign key triggers would one row at a time, and the triggers are skipped for this one
-        statement (replica mode; constraints and indexes still apply). The hotspot trigger it also
-        skips is deferred for the import anyway.
-        """
-        if not self.bulk_keys:
-            return self.connection.execute(INSERT, parameters).fetchall()
-        self._hold_keys(parameters)
-        self.connection.execute("SET LOCAL session_replication_role = replica")
-        added = self.connection.execute(INSERT, parameters).fetchall()
-        self.connection.execute("SET LOCAL session_replication_role = origin")
-        return added
-
-    def _hold_keys(self, parameters: dict[str, Any]) -> None:
-        """Lock what the chunk's new concerns refer to; ConcernFileError if any of it has gone."""
-        missing = 0 if self.connection.execute(USER_KEY_SHARE, parameters).fetchone() else 1
-        for table, column in CONCERN_KEYS:
-            found = self.connection.execute(KEY_SHARE.format(table=table, column=column)).fetchone()
-            missing += int(found[0]) if found else 0
-        if missing:
-            raise ConcernFileError(
-                "A young person, place, agency, category or user the file refers to was removed "
-                "while it was imported: nothing was imported. Import the file again."
-            )
-
-
 def _load(
     records: Iterator[tuple[int, list[str]]],
     checker: RowChecker,
     loader: ChunkLoader,
-    skip_invalid: bool,
     progress: ImportProgress,
 ) -> int:
-    """Check chunks in this thread while the loader's thread loads the one before; rows read.
+    """Check and plan chunks on this thread while the loader's thread looks up and writes; rows read.
 
-    The loader's thread spends its time waiting on PostgreSQL (which frees the interpreter), so the
-    checking of one chunk and the loading of the previous run side by side.
+    The loader's thread spends its time waiting on PostgreSQL (which frees the interpreter). While it
+    looks up chunk k + 1 and writes chunk k, this thread checks chunk k + 2; then it plans chunk k + 1
+    from its look-ups, in Python, while the loader looks up chunk k + 2.
     """
     rows = 0
-    checking = 0.0
+    busy = 0.0
     chunks = _chunks(records, checker)
+    writes: list[Future[None]] = []
     with ThreadPoolExecutor(max_workers=1) as worker:
-        pending: Future[None] | None = None
+        waiting: tuple[Chunk, int, Future[Found]] | None = None
         while True:
             started = clock.perf_counter()
-            chunk = next(chunks, None)
-            checking += clock.perf_counter() - started
-            if chunk is None:
+            checked = next(chunks, None)
+            ahead = None
+            if checked is not None:
+                rows += checked[0]
+                chunk = prepare(checked[1])
+                ahead = (chunk, checked[0], worker.submit(loader.look_up, chunk))
+            busy += clock.perf_counter() - started
+            if waiting is not None:
+                busy += _plan(waiting, checker, loader, worker, writes)
+                progress.advance(waiting[1])
+            if ahead is None:
                 break
-            read, good = chunk
-            if pending is not None:
-                pending.result()
-                progress.advance(CHUNK_ROWS)
-            rows += read
-            write = skip_invalid or not (checker.problems or loader.problems)
-            pending = worker.submit(loader.load, good, write=write)
-        if pending is not None:
-            pending.result()
-            progress.advance(rows % CHUNK_ROWS or CHUNK_ROWS)
-    loader.phase_seconds[CHECKING_PHASE] = checking
+            waiting = ahead
+        _first_failure(writes)
+    loader.phase_seconds[CHECKING_PHASE] = busy
     return rows
 
 
-CHECKING_PHASE = "reading and checking (beside the database)"
-IMPORT_PHASES = ("copy", "look-ups", "writing", "counting", CHECKING_PHASE)
+@contextmanager
+def _quick_hand_over() -> Iterator[None]:
+    """Let threads take turns every half millisecond while an import runs (then as before).
+
+    The loading thread wakes each time PostgreSQL answers and needs the interpreter for a moment;
+    at the default 5 ms it would often wait that long for the checking thread to let go, with the
+    database idle meanwhile.
+    """
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(HAND_OVER_SECONDS)
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(before)
+
+
+HAND_OVER_SECONDS = 0.0005
+
+
+def _plan(
+    waiting: tuple[Chunk, int, Future[Found]],
+    checker: RowChecker,
+    loader: ChunkLoader,
+    worker: ThreadPoolExecutor,
+    writes: list[Future[None]],
+) -> float:
+    """Plan a looked-up chunk and queue its writes; the seconds planning took on this thread."""
+    chunk, _, looking = waiting
+    try:
+        found = looking.result()
+    except Exception:
+        _first_failure(writes)
+        raise
+    started = clock.perf_counter()
+    batch = loader.plan(chunk, found, write=loader.skip_invalid or not checker.problems)
+    if batch is not None:
+        writes.append(worker.submit(loader.write, batch))
+    return clock.perf_counter() - started
+
+
+def _first_failure(writes: list[Future[None]]) -> None:
+    """Raise the first queued write's failure, if any (a later statement fails only because of it)."""
+    for done in writes:
+        done.result()
+
+
+CHECKING_PHASE = "reading, checking and planning (beside the database)"
+IMPORT_PHASES = ("look-ups", "writing", "counting", CHECKING_PHASE)
 """The phases a report times, as `ConcernImportReport.phase_seconds` names them."""
 
 
@@ -1010,10 +686,13 @@ def import_concerns(
     if first is None:
         raise ConcernFileError("The file is empty.")
     checker = _checker(session, actor, first[1], area, rules, now or datetime.now(UTC))
-    loader = ChunkLoader(connection=_raw(session), user_id=actor.user_id, area=area)
+    loader = ChunkLoader(
+        connection=_raw(session), user_id=actor.user_id, area=area, skip_invalid=skip_invalid
+    )
     loader.begin()
     shown.phase("Importing rows", expected_rows)
-    report.rows = _load(records, checker, loader, skip_invalid, shown)
+    with _quick_hand_over():
+        report.rows = _load(records, checker, loader, shown)
     report.problems = sorted(checker.problems + loader.problems, key=lambda problem: problem.row)
     report.rejected = len({problem.row for problem in report.problems})
     report.written = skip_invalid or not report.problems

@@ -11,6 +11,7 @@ numpy and upserted in one statement. Tests compare the result with `hotspot_rebu
 """
 
 import hashlib
+import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -19,6 +20,9 @@ from typing import Any, cast
 import numpy as np
 import psycopg
 from numpy.typing import NDArray
+from psycopg.copy import FileWriter
+
+from contexts.concerns import arrays
 
 SOURCE_CONCERN = 1
 """hotspot_fact.source for a concern (2 is a missing episode's found-at location)."""
@@ -58,14 +62,14 @@ SELECT {KEY}, {MONTHS} FROM {COUNTS_TABLE} ORDER BY {KEY}
 ON CONFLICT ({KEY}) DO UPDATE SET
 """ + ", ".join(f"m{number:02d} = total.m{number:02d} + EXCLUDED.m{number:02d}" for number in range(1, 13))
 """Rows go in key order so that concurrent writers lock shared rows in the same order."""
-PEOPLE = "SELECT id, date_of_birth, gender FROM young_person WHERE id = ANY(%(ids)s)"
+PEOPLE = "SELECT id, date_of_birth, gender FROM young_person WHERE id = ANY(%(ids)s::int[])"
 PLACES = """
 SELECT p.id, p.place_type, ST_X(a.geom), ST_Y(a.geom)
 FROM place p
 LEFT JOIN LATERAL (
     SELECT ST_PointOnSurface(p.geom_bng) AS geom WHERE p.geom_bng IS NOT NULL AND NOT ST_IsEmpty(p.geom_bng)
 ) a ON true
-WHERE p.id = ANY(%(ids)s)
+WHERE p.id = ANY(%(ids)s::int[])
 """
 """Each place's type and the point its concerns are counted at (none for an empty geometry)."""
 LAYERS = (
@@ -81,6 +85,12 @@ LAYERS = (
 CODED = frozenset({"context", "kind", "place_type", "age_band", "gender"})
 """Dimensions whose value is the hotspot_code of its text (the others are ids)."""
 
+People = dict[int, tuple[date | None, str]]
+"""Young people's date of birth and gender (not_known when none is recorded), by id."""
+Places = dict[int, tuple[str, float | None, float | None]]
+"""Places' type and the British National Grid point their concerns are counted at, by id."""
+UNKNOWN = (None, "not_known")
+"""A young person deleted while an import runs (the import then refuses, as its key check finds)."""
 AddedConcern = tuple[int, int, int | None, int, int, str, str, bool, float | None, float | None, date]
 """id, young person, place, agency, category, context, kind, agency only, x, y (BNG) and local day."""
 
@@ -111,43 +121,62 @@ def age_band(born: date | None, on_day: date) -> str:
 
 @dataclass(slots=True)
 class LatticeCounter:
-    """Writes the facts of each chunk's new concerns, and keeps what the lattice counts need."""
+    """Makes the facts of each chunk's new concerns, writes them, and keeps what the lattice counts need.
+
+    `look_up`, `write` and `finish` use the connection; `learn` and `facts` are Python only, so that an
+    import can run them on another thread while the connection is busy.
+    """
 
     connection: psycopg.Connection[Any]
-    people: dict[int, tuple[date | None, str]] = field(default_factory=dict)
-    places: dict[int, tuple[str, float | None, float | None]] = field(default_factory=dict)
+    people: People = field(default_factory=dict)
+    places: Places = field(default_factory=dict)
     codes: dict[str | None, int | None] = field(default_factory=lambda: {None: None})
     noted: dict[str, list[Any]] = field(default_factory=lambda: {name: [] for name in NOTED})
 
-    def add(self, added: Sequence[AddedConcern]) -> None:
-        """Insert the facts of some new concerns, a column at a time, and note them for the counts."""
+    def look_up(self, people: set[int], places: set[int]) -> tuple[People, Places]:
+        """The young people and places among these not learnt yet, read from the database."""
+        people_found: People = {}
+        places_found: Places = {}
+        wanted = people - self.people.keys()
+        if wanted:
+            for person_id, born, gender in self.connection.execute(
+                PEOPLE, {"ids": arrays.ints(sorted(wanted))}
+            ):
+                people_found[person_id] = (born, gender or "not_known")
+        wanted = places - self.places.keys()
+        if wanted:
+            for place_id, place_type, x, y in self.connection.execute(
+                PLACES, {"ids": arrays.ints(sorted(wanted))}
+            ):
+                places_found[place_id] = (place_type, x, y)
+        return people_found, places_found
+
+    def learn(self, people: People, places: Places) -> None:
+        """Keep young people and places read by `look_up`, for `facts`."""
+        self.people.update(people)
+        self.places.update(places)
+
+    def facts(self, added: Sequence[AddedConcern]) -> list[tuple[Any, ...]]:
+        """The hotspot_fact rows of some new concerns, noted for the counts (no database needed)."""
         if not added:
-            return
-        self._look_up(added)
+            return []
         facts = self._facts(added)
         if not facts["record_id"]:
-            return
+            return []
         facts["month"] = [day.replace(day=1) for day in facts["occurred_on"]]
         facts["source"] = [SOURCE_CONCERN] * len(facts["record_id"])
-        columns = [facts[name.strip()] for name in FACT_COLUMNS.split(",")]
-        copy_rows(self.connection, "hotspot_fact", FACT_COLUMNS, FACT_TYPES, zip(*columns, strict=True))
         for name in ("restricted_to", "cx", "cy", "category_id", "agency_id"):
             self.noted[name] += facts[name]
         self.noted["year"] += [day.year for day in facts["occurred_on"]]
         self.noted["month"] += [day.month for day in facts["occurred_on"]]
         for name in CODED:
             self.noted[name] += self._coded(facts[name])
+        return list(zip(*(facts[name.strip()] for name in FACT_COLUMNS.split(",")), strict=True))
 
-    def _look_up(self, added: Sequence[AddedConcern]) -> None:
-        """Read the young people and places of these concerns not read before."""
-        people = {row[1] for row in added} - self.people.keys()
-        if people:
-            for person_id, born, gender in self.connection.execute(PEOPLE, {"ids": sorted(people)}):
-                self.people[person_id] = (born, gender or "not_known")
-        places = {row[2] for row in added if row[2] is not None} - self.places.keys()
-        if places:
-            for place_id, place_type, x, y in self.connection.execute(PLACES, {"ids": sorted(places)}):
-                self.places[place_id] = (place_type, x, y)
+    def write(self, facts: bytes) -> None:
+        """COPY fact rows, encoded by `encode_copy` with FACT_TYPES, into hotspot_fact."""
+        if facts:
+            send_copy(self.connection, "hotspot_fact", FACT_COLUMNS, facts)
 
     def _facts(self, added: Sequence[AddedConcern]) -> dict[str, list[Any]]:
         """hotspot_fact columns, as CONCERN_FACTS makes them (concerns without a location have none)."""
@@ -166,6 +195,7 @@ class LatticeCounter:
         xs = [x if spot is None else spot[1] for x, spot in zip(xs, at, strict=True)]
         ys = [y if spot is None else spot[2] for y, spot in zip(ys, at, strict=True)]
         types = [places[place][0] if place in places else None for place in place_ids]
+        known = [people.get(person, UNKNOWN) for person in persons]
         return {
             "record_id": ids,
             "occurred_on": days,
@@ -182,8 +212,8 @@ class LatticeCounter:
             "kind": kinds,
             "category_id": categories,
             "place_type": types,
-            "age_band": [age_band(people[person][0], day) for person, day in zip(persons, days, strict=True)],
-            "gender": [people[person][1] for person in persons],
+            "age_band": [age_band(born, day) for (born, _), day in zip(known, days, strict=True)],
+            "gender": [gender for _, gender in known],
         }
 
     def _anchored(self, place_id: int | None) -> bool:
@@ -207,6 +237,26 @@ class LatticeCounter:
         copy_rows(self.connection, COUNTS_TABLE, f"{KEY}, {MONTHS}", COUNT_TYPES, counted)
         self.connection.execute(UPSERT_COUNTS)
         self.connection.execute(f"DROP TABLE {COUNTS_TABLE}")
+
+
+def encode_copy(cursor: psycopg.Cursor[Any], types: Sequence[int | str], rows: Iterable[Any]) -> bytes:
+    """Rows as COPY's binary format, made without the server (with the cursor's adapters), so that one
+    thread can prepare them while another sends them."""
+    encoded = io.BytesIO()
+    with psycopg.Copy(cursor, binary=True, writer=FileWriter(encoded)) as copy:
+        copy.set_types(list(types))
+        for row in rows:
+            copy.write_row(row)
+    return encoded.getvalue()
+
+
+def send_copy(connection: psycopg.Connection[Any], table: str, columns: str, encoded: bytes) -> None:
+    """COPY rows encoded by `encode_copy` into a table."""
+    with (
+        connection.cursor() as cursor,
+        cursor.copy(f"COPY {table} ({columns}) FROM STDIN (FORMAT BINARY)") as copy,
+    ):
+        copy.write(encoded)
 
 
 def copy_rows(
