@@ -2,7 +2,9 @@
 its text), all or nothing unless told to skip bad rows, updates by (agency, external_id) with revisions,
 one audit event per import, and the `csmap import concerns` command."""
 
+import csv
 import io
+import sys
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -20,7 +22,7 @@ from contexts.accounts.service import actor_for
 from contexts.agencies.models import Agency, AgencyKind
 from contexts.audit.models import AuditEvent
 from contexts.audit.service import RequestOrigin
-from contexts.concerns import importer, lattice
+from contexts.concerns import arrays, import_loader, importer, lattice
 from contexts.concerns.import_loader import CheckedRow, ChunkLoader, prepare
 from contexts.concerns.importer import ConcernFileError, ConcernImportReport, import_concerns
 from contexts.concerns.models import Concern, ConcernCategory, ConcernImport, ConcernRevision
@@ -619,21 +621,110 @@ def test_only_the_owner_role_checks_keys_in_bulk(app_engine: Engine, owner_engin
             loader.end(keep=False)
 
 
-def test_a_key_gone_before_the_bulk_check_refuses_the_import(owner_engine: Engine) -> None:
-    with Session(owner_engine) as session, session.begin():
+@pytest.mark.parametrize("role", ["app", "owner"])
+def test_a_key_gone_before_the_chunk_is_written_refuses_the_import(
+    role: str, app_engine: Engine, owner_engine: Engine
+) -> None:
+    with Session(owner_engine if role == "owner" else app_engine) as session, session.begin():
         agency = make_agency(session, "gone")
         user = make_user(session, agency, "gone-practitioner", Role.PRACTITIONER)
         category = session.scalars(select(func.min(ConcernCategory.id))).one()
         loader = ChunkLoader(connection=importer._raw(session), user_id=user.id, area=AREA)
         loader.begin()
+        assert loader.bulk_keys is (role == "owner")
         gone = CheckedRow(
             2, agency.id, "EXT-G1", -1, datetime(2026, 3, 1, tzinfo=UTC), date(2026, 3, 1), "exact", "home",
-            "risk", category,
-            "Seen at the station", None, None, -1.5, 52.4, False, None, None, None, "partnership", 0,
+            "risk", category, "Seen at the station", None, None, -1.5, 52.4, False, None, None, None,
+            "partnership", 0,
         )  # fmt: skip
         with pytest.raises(ConcernFileError, match="was removed while it was imported"):
             loader.load(prepare([gone]), write=True)
         session.rollback()
+
+
+TRICKY_IDS = ('EXT "quoted"', "EXT\\back\\slash", "EXT,comma", "{EXT}", "ÉXT-ü 1", "NULL")
+
+
+def test_external_ids_with_quotes_backslashes_and_braces_are_matched_when_imported_again(
+    db_session: Session, world: World, people: dict[str, YoungPerson]
+) -> None:
+    rows = [next(csv.reader([line(f"EXT-T{index}")])) for index in range(len(TRICKY_IDS))]
+    for row, external_id in zip(rows, TRICKY_IDS, strict=True):
+        row[0] = external_id
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows(rows)
+    first = run(db_session, practitioner(world), HEADER + buffer.getvalue())
+    assert (first.loaded, first.problems) == (len(TRICKY_IDS), [])
+    assert set(TRICKY_IDS) <= set(imported(db_session, ""))
+    again = run(db_session, practitioner(world), HEADER + buffer.getvalue())
+    assert (again.loaded, again.updated, again.unchanged) == (0, 0, len(TRICKY_IDS))
+
+
+def test_array_literals_read_back_exactly(db_session: Session) -> None:
+    numbers = [0.1, -1.5123, 1e-300, 433500.123456789, 2.0**60 + 0.5, None]
+    texts = [*TRICKY_IDS, "", " leading", "tab\there"]
+    connection = importer._raw(db_session)
+    found = connection.execute(
+        "SELECT %(floats)s::float8[], %(ints)s::int[], %(texts)s::text[], %(flags)s::bool[]",
+        {
+            "floats": arrays.floats(numbers),
+            "ints": arrays.ints([1, -2, 2**31 - 1]),
+            "texts": arrays.texts(texts),
+            "flags": arrays.flags([True, False]),
+        },
+    ).fetchone()
+    assert found == (numbers, [1, -2, 2**31 - 1], texts, [True, False])
+
+
+def _plan_nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Every node of an EXPLAIN (FORMAT JSON) plan."""
+    yield plan
+    for child in plan.get("Plans", []):
+        yield from _plan_nodes(child)
+
+
+def test_matching_earlier_imports_probes_the_unique_index_even_with_a_generic_plan(
+    db_session: Session,
+) -> None:
+    connection = importer._raw(db_session)
+    match = import_loader.MATCH.replace("%(ids)s", "$2").replace("%(agency)s", "$1")
+    connection.execute(f"PREPARE csmap_match(integer, text) AS {match}")
+    connection.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+    found = connection.execute(
+        'EXPLAIN (FORMAT JSON) EXECUTE csmap_match(1, \'{"EXT-1","EXT-2"}\')'
+    ).fetchone()
+    connection.execute("DEALLOCATE csmap_match")
+    assert found is not None
+    nodes = list(_plan_nodes(found[0][0]["Plan"]))
+    on_concern = [node for node in nodes if node.get("Relation Name") == "concern"]
+    assert on_concern
+    assert {node["Node Type"] for node in on_concern} <= {"Index Scan", "Index Only Scan"}
+    assert {node["Index Name"] for node in on_concern} == {"uq_concern_agency_external_id"}
+
+
+def test_threads_hand_over_quickly_during_an_import_and_as_before_after_it(
+    db_session: Session, world: World, people: dict[str, YoungPerson]
+) -> None:
+    seen: list[tuple[int, float]] = []
+
+    class Watching:
+        """Notes the switch interval while the import reports progress."""
+
+        def phase(self, name: str, total: int) -> None:
+            """Ignore the phase."""
+
+        def advance(self, rows: int) -> None:
+            """Note the interval after each chunk."""
+            seen.append((rows, sys.getswitchinterval()))
+
+        def finish(self, message: str) -> None:
+            """Ignore the end."""
+
+    before = sys.getswitchinterval()
+    report = run(db_session, practitioner(world), GOOD, progress=Watching())
+    assert report.loaded == 3
+    assert seen == [(3, importer.HAND_OVER_SECONDS)]
+    assert sys.getswitchinterval() == before
 
 
 def test_a_bulk_import_holds_its_young_people_as_foreign_keys_would(fresh_database: Database) -> None:

@@ -288,6 +288,8 @@ class Chunk:
     """A chunk's checked rows with the parameters of its look-ups, made ready beside the loader."""
 
     rows: list[CheckedRow]
+    located: int
+    """How many rows have their own point (the others are placed by place_ref)."""
     places: dict[str, str]
     """LOCATE's parameters."""
     external_ids: dict[int, str]
@@ -311,7 +313,9 @@ def prepare(rows: list[CheckedRow]) -> Chunk:
         "y": arrays_.floats(row.y for row in located),
         "grid": arrays_.flags(row.grid for row in located),
     }
-    return Chunk(rows, places, {agency: arrays_.texts(ids) for agency, ids in by_agency.items()})
+    return Chunk(
+        rows, len(located), places, {agency: arrays_.texts(ids) for agency, ids in by_agency.items()}
+    )
 
 
 class Found(NamedTuple):
@@ -402,7 +406,7 @@ class ChunkLoader:
         """Place the chunk's rows, match them to concerns imported before, and draw ids for new ones."""
         with self._timed("look-ups"):
             places: list[tuple[Any, ...]] = []
-            if chunk.places["x"] != "{}":
+            if chunk.located:
                 with self.connection.cursor(binary=True) as cursor:
                     places = cursor.execute(LOCATE, chunk.places).fetchall()
             known = self._match(chunk)
