@@ -5,14 +5,17 @@ one audit event per import, and the `csmap import concerns` command."""
 import csv
 import io
 import sys
+from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import psycopg
 import pytest
 from geoalchemy2 import WKTElement
+from numpy.typing import NDArray
 from sqlalchemy import Engine, create_engine, func, select, text
 from sqlalchemy.orm import Session
 
@@ -723,7 +726,8 @@ def test_threads_hand_over_quickly_during_an_import_and_as_before_after_it(
     before = sys.getswitchinterval()
     report = run(db_session, practitioner(world), GOOD, progress=Watching())
     assert report.loaded == 3
-    assert seen == [(3, importer.HAND_OVER_SECONDS)]
+    assert [rows for rows, _ in seen] == [3]
+    assert seen[0][1] == pytest.approx(importer.HAND_OVER_SECONDS)
     assert sys.getswitchinterval() == before
 
 
@@ -804,3 +808,48 @@ def test_the_import_counts_with_the_aggregates_own_rules(db_session: Session) ->
                 text("SELECT hotspot_age_band(:born, :day)"), {"born": born, "day": day}
             )
             assert lattice.age_band(born, day) == expected
+
+
+def _noted(mode: str, size: int, rng: np.random.Generator) -> dict[str, NDArray[np.int64]]:
+    """Noted lattice columns: a borough's narrow ranges, hash-like layer values, or every key column
+    spread so wide that packing them by offset would overflow."""
+    if mode == "many":
+        spread = {"restricted_to": 60_000, "year": 60_000, "cx": 300_000, "cy": 300_000}
+        noted = {name: rng.integers(0, span, size) for name, span in spread.items()}
+        layers = {name: rng.integers(0, 60_000, size) for name, _ in lattice.LAYERS}
+    else:
+        noted = {
+            "restricted_to": rng.choice([0, -1, 5], size),
+            "year": rng.choice([2025, 2026], size),
+            "cx": rng.integers(-40, 400, size),
+            "cy": rng.integers(5500, 5900, size),
+        }
+        width = 1 << 40 if mode == "hashes" else 1
+        layers = {name: rng.integers(-3, 4, size) * width for name, _ in lattice.LAYERS}
+    return {**noted, **layers, "month": rng.integers(1, 13, size)}
+
+
+@pytest.mark.parametrize("mode", ["narrow", "hashes", "many"])
+def test_lattice_counts_equal_a_plain_count_of_every_grouping(mode: str) -> None:
+    rng = np.random.default_rng(7)
+    size = 3000
+    noted = _noted(mode, size, rng)
+    given = {name: rng.random(size) < 0.8 for name, _ in lattice.LAYERS}
+    expected: Counter[tuple[int, ...]] = Counter()
+    for row in range(size):
+        restricted, year, month = (int(noted[name][row]) for name in ("restricted_to", "year", "month"))
+        cx, cy = int(noted["cx"][row]), int(noted["cy"][row])
+        expected[(1000, 0, 0, restricted, year, cx // 20, cy // 20, month)] += 1
+        expected[(250, 0, 0, restricted, year, cx // 5, cy // 5, month)] += 1
+        for name, dimension in lattice.LAYERS:
+            if given[name][row]:
+                value = int(noted[name][row])
+                expected[(250, dimension, value, restricted, year, cx // 5, cy // 5, month)] += 1
+    counted: Counter[tuple[int, ...]] = Counter()
+    for grouped in zip(*lattice.lattice_columns(noted, given), strict=True):
+        lattice_size, dimension, value, source, restricted, year, cx, cy = grouped[:8]
+        assert source == lattice.SOURCE_CONCERN
+        for month, count in enumerate(grouped[8:], start=1):
+            if count:
+                counted[(lattice_size, dimension, value, restricted, year, cx, cy, month)] += count
+    assert counted == expected

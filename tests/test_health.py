@@ -1,6 +1,7 @@
 """Liveness, readiness that follows the database down and back up without a restart, and pooled
 connections checked only after sitting idle."""
 
+import os
 import shutil
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
@@ -16,6 +17,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import sessionmaker
 
 from app import db as app_db
+from app import localdb
 from app.db import make_engine
 from app.localdb import APP_ROLE, Cluster
 from app.main import create_app
@@ -143,3 +145,17 @@ def test_a_request_cancelled_mid_way_still_rolls_back_and_closes_its_session() -
     with ThreadPoolExecutor(max_workers=1) as pool:
         pool.submit(anyio.run, main).result()
     assert session.calls == ["rollback", "close"]
+
+
+def test_the_local_cluster_gives_shared_buffers_a_quarter_of_memory_within_bounds(
+    test_database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    setting = "SELECT setting::bigint * 8 / 1024 FROM pg_settings WHERE name = 'shared_buffers'"
+    with psycopg.connect(test_database.cluster.conninfo("postgres", "postgres")) as connection:
+        assert connection.execute(setting).fetchone() == (localdb.shared_buffers_mb(),)
+    page = 4096
+    for memory_mb, expected in ((256, 128), (4096, 1024), (65536, 2048)):
+        pages = memory_mb * 1024 * 1024 // page
+        sizes = {"SC_PAGE_SIZE": page, "SC_PHYS_PAGES": pages}
+        monkeypatch.setattr(os, "sysconf", sizes.__getitem__)
+        assert localdb.shared_buffers_mb() == expected

@@ -369,6 +369,8 @@ class ChunkLoader:
     """Whether new concerns' keys are checked a table at a time (see `write`)."""
     geometry: type[Dumper] | None = None
     encoder: psycopg.Cursor[Any] | None = None
+    held: dict[str, set[int]] = field(default_factory=dict)
+    """Keys locked so far, by table (see `_hold_keys`)."""
     counter: lattice.LatticeCounter = field(init=False)
 
     def __post_init__(self) -> None:
@@ -503,6 +505,10 @@ class ChunkLoader:
             row.intelligence_assessment, row.handling_code, row.sensitivity,
         )  # fmt: skip
 
+    def count_ahead(self) -> None:
+        """Group the hotspot counts now, on the checking thread, while the last chunks are written."""
+        self.counter.group()
+
     def write(self, batch: Batch) -> None:
         """Update changed concerns, add new ones and count them for hotspot maps.
 
@@ -571,13 +577,21 @@ class ChunkLoader:
         self.counts[0] += len(batch.new)
 
     def _hold_keys(self, keys: dict[str, list[int]]) -> None:
-        """Lock what a chunk's new concerns refer to; ConcernFileError if any of it has been deleted."""
-        missing = 0 if self.connection.execute(USER_KEY_SHARE, {"user_id": self.user_id}).fetchone() else 1
-        for table, wanted in keys.items():
+        """Lock what a chunk's new concerns refer to and earlier chunks' did not (a lock lasts until the
+        transaction ends); ConcernFileError if any of it has been deleted."""
+        missing = 0
+        if not self.held:
+            missing += (
+                0 if self.connection.execute(USER_KEY_SHARE, {"user_id": self.user_id}).fetchone() else 1
+            )
+        for table, keyed in keys.items():
+            held = self.held.setdefault(table, set())
+            wanted = [key for key in keyed if key not in held]
             if not wanted:
                 continue
-            held = self.connection.execute(KEY_SHARE.format(table=table), {"ids": arrays_.ints(wanted)})
-            found = held.fetchone()
-            missing += len(wanted) - (int(found[0]) if found else 0)
+            found = self.connection.execute(KEY_SHARE.format(table=table), {"ids": arrays_.ints(wanted)})
+            locked = found.fetchone()
+            missing += len(wanted) - (int(locked[0]) if locked else 0)
+            held.update(wanted)
         if missing:
             raise ConcernFileError(KEY_GONE)

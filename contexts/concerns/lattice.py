@@ -12,6 +12,7 @@ numpy and upserted in one statement. Tests compare the result with `hotspot_rebu
 
 import hashlib
 import io
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -131,7 +132,14 @@ class LatticeCounter:
     people: People = field(default_factory=dict)
     places: Places = field(default_factory=dict)
     codes: dict[str | None, int | None] = field(default_factory=lambda: {None: None})
-    noted: dict[str, list[Any]] = field(default_factory=lambda: {name: [] for name in NOTED})
+    noted: dict[str, list[NDArray[np.int64]]] = field(default_factory=lambda: {name: [] for name in NOTED})
+    """Each chunk's noted values, a column at a time (None as 0, see `given`)."""
+    given: dict[str, list[NDArray[np.bool_]]] = field(
+        default_factory=lambda: {name: [] for name, _ in LAYERS}
+    )
+    """Which of each chunk's layer values are given (a concern at no place has no place type)."""
+    grouped: list[list[int]] | None = None
+    """hotspot_cell_count's columns for every noted concern, once `group` has run."""
 
     def look_up(self, people: set[int], places: set[int]) -> tuple[People, Places]:
         """The young people and places among these not learnt yet, read from the database."""
@@ -165,12 +173,12 @@ class LatticeCounter:
             return []
         facts["month"] = [day.replace(day=1) for day in facts["occurred_on"]]
         facts["source"] = [SOURCE_CONCERN] * len(facts["record_id"])
-        for name in ("restricted_to", "cx", "cy", "category_id", "agency_id"):
-            self.noted[name] += facts[name]
-        self.noted["year"] += [day.year for day in facts["occurred_on"]]
-        self.noted["month"] += [day.month for day in facts["occurred_on"]]
-        for name in CODED:
-            self.noted[name] += self._coded(facts[name])
+        self._note({
+            **{name: facts[name] for name in ("restricted_to", "cx", "cy", "category_id", "agency_id")},
+            **{name: self._coded(facts[name]) for name in CODED},
+            "year": [day.year for day in facts["occurred_on"]],
+            "month": [day.month for day in facts["occurred_on"]],
+        })  # fmt: skip
         return list(zip(*(facts[name.strip()] for name in FACT_COLUMNS.split(",")), strict=True))
 
     def write(self, facts: bytes) -> None:
@@ -216,6 +224,14 @@ class LatticeCounter:
             "gender": [gender for _, gender in known],
         }
 
+    def _note(self, columns: dict[str, list[Any]]) -> None:
+        """Keep a chunk's columns for the lattice counts as arrays (here, beside the database)."""
+        for name, values in columns.items():
+            if name in self.given:
+                self.given[name].append(np.asarray([value is not None for value in values], dtype=bool))
+                values = [0 if value is None else value for value in values]
+            self.noted[name].append(np.asarray(values, dtype=np.int64))
+
     def _anchored(self, place_id: int | None) -> bool:
         """Whether concerns at this place are counted at a point of it (not if its geometry is empty)."""
         return place_id is not None and place_id in self.places and self.places[place_id][1] is not None
@@ -227,13 +243,23 @@ class LatticeCounter:
             codes[text] = code(text) if text is not None else None
         return [codes[text] for text in texts]
 
+    def group(self) -> None:
+        """Group the noted concerns on both lattices and every layer, ready for `finish` (Python only:
+        an import runs it while its last chunk is written)."""
+        if self.noted["year"]:
+            noted = {name: np.concatenate(parts) for name, parts in self.noted.items()}
+            given = {name: np.concatenate(parts) for name, parts in self.given.items()}
+            self.grouped = lattice_columns(noted, given)
+
     def finish(self) -> None:
-        """Group the noted concerns on both lattices and every layer, and add them to the counts."""
+        """Add the grouped counts (grouping them now if `group` has not) to hotspot_cell_count."""
         if not self.noted["year"]:
             return
+        if self.grouped is None:
+            self.group()
         self.connection.execute(f"DROP TABLE IF EXISTS {COUNTS_TABLE}")
         self.connection.execute(CREATE_COUNTS)
-        counted = zip(*lattice_columns(self.noted), strict=True)
+        counted = zip(*(self.grouped or []), strict=True)
         copy_rows(self.connection, COUNTS_TABLE, f"{KEY}, {MONTHS}", COUNT_TYPES, counted)
         self.connection.execute(UPSERT_COUNTS)
         self.connection.execute(f"DROP TABLE {COUNTS_TABLE}")
@@ -272,22 +298,21 @@ def copy_rows(
             copy.write_row(row)
 
 
-def lattice_columns(noted: dict[str, list[Any]]) -> list[list[int]]:
+def lattice_columns(
+    noted: dict[str, NDArray[np.int64]], given: dict[str, NDArray[np.bool_]]
+) -> list[list[int]]:
     """hotspot_cell_count columns (key, then months 1 to 12) for noted concerns: count_facts' nine
-    groupings of them, each calendar year's months side by side."""
-    fine = {name: np.asarray(noted[name], dtype=np.int64) for name in ("restricted_to", "year", "month")}
-    cx, cy = np.asarray(noted["cx"], dtype=np.int64), np.asarray(noted["cy"], dtype=np.int64)
+    groupings of them, each calendar year's months side by side (a layer counts given values only)."""
+    cx, cy, month = noted["cx"], noted["cy"], noted["month"]
     every = np.ones(len(cx), dtype=bool)
-    base = [fine["restricted_to"], fine["year"]]
+    base = [noted["restricted_to"], noted["year"]]
     quarter = [*base, cx // 5, cy // 5]
     groupings = [
-        _grouped(1000, 0, [*base, cx // 20, cy // 20], fine["month"], every),
-        _grouped(250, 0, quarter, fine["month"], every),
+        _grouped(1000, 0, [*base, cx // 20, cy // 20], month, every),
+        _grouped(250, 0, quarter, month, every),
     ]
     for name, dimension in LAYERS:
-        given = np.asarray([value is not None for value in noted[name]], dtype=bool)
-        values = np.asarray([0 if value is None else value for value in noted[name]], dtype=np.int64)
-        groupings.append(_grouped(250, dimension, [*quarter, values], fine["month"], given))
+        groupings.append(_grouped(250, dimension, [*quarter, noted[name]], month, given[name]))
     return [np.concatenate(parts).tolist() for parts in zip(*groupings, strict=True)]
 
 
@@ -300,19 +325,22 @@ def _grouped(
 ) -> list[NDArray[np.int64]]:
     """One grouping of the chosen rows: a row per distinct key, with its counts for months 1 to 12.
 
-    Each key column (restricted_to, year, cx, cy and any value) is ranked among its distinct values
-    and the ranks packed into one integer, so that one sort finds the groups (a borough's cells,
-    years and values multiply to far below 2**63).
+    Each key column (restricted_to, year, cx, cy and any value) is ranked (`_ranked`) and the ranks
+    packed into one integer, so that one sort finds the groups (a borough's cells, years and values
+    multiply to far below 2**63; if they did not, every column is ranked among its distinct values).
     """
+    chosen = [column[rows] for column in keys]
+    ranked = [_ranked(column) for column in chosen]
+    if math.prod(max(len(values), 1) for _, values in ranked) >= PACKED_LIMIT:
+        ranked = [_ranked(column, spread=0) for column in chosen]
     distinct: list[NDArray[np.int64]] = []
     packed = np.zeros(int(rows.sum()), dtype=np.int64)
-    for column in keys:
-        values, ranks = np.unique(column[rows], return_inverse=True)
+    for ranks, values in ranked:
         distinct.append(values)
         packed = packed * max(len(values), 1) + ranks
     groups, group_of = np.unique(packed, return_inverse=True)
-    counts = np.zeros((len(groups), 12), dtype=np.int64)
-    np.add.at(counts, (group_of, month[rows] - 1), 1)
+    by_month = np.bincount(group_of * 12 + month[rows] - 1, minlength=len(groups) * 12)
+    counts = by_month.reshape(len(groups), 12)
     decoded: list[NDArray[np.int64]] = []
     for values in reversed(distinct):
         groups, digit = np.divmod(groups, max(len(values), 1))
@@ -324,3 +352,21 @@ def _grouped(
     return [
         *constant, value, np.full(size, SOURCE_CONCERN), restricted, year, cells_x, cells_y, *counts.T,
     ]  # fmt: skip
+
+
+PACKED_LIMIT = 2**62
+SPREAD = 1 << 16
+"""A key column whose values span fewer integers than this is ranked by offset, without a sort."""
+
+
+def _ranked(column: NDArray[np.int64], spread: int = SPREAD) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """Ranks for a key column and the value of each rank: the offset from its least value when the
+    values span fewer than `spread` integers (cells, years, ids), else the rank among its distinct
+    values (the value codes, which are hashes)."""
+    if len(column) == 0:
+        return column, column
+    low, high = int(column.min()), int(column.max())
+    if high - low < spread:
+        return column - low, np.arange(low, high + 1, dtype=np.int64)
+    values, ranks = np.unique(column, return_inverse=True)
+    return ranks, values
