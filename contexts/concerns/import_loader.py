@@ -1,15 +1,18 @@
 """Load checked concern rows into PostgreSQL a chunk at a time, inside the import's savepoint.
 
 The rows arrive checked and resolved in Python (`importer.RowChecker`: young people, places and
-repeated external ids are looked up there, beside the database). Per chunk, PostgreSQL then does only
-what needs it: PostGIS places every located row (easting/northing converted, the British National Grid
-point the hotspot counts use) and gives each row its UK local day, in one statement; the concerns
-imported before with the chunk's external ids are found by one index scan per agency; changed ones are
-updated by one statement that bumps each version and writes its revision, as an edit does; new ones
-are copied straight into concern in PostgreSQL's binary format, with ids drawn from its sequence. A
-role that may set session_replication_role (the owner, as `csmap import concerns` runs) checks and
-locks the new concerns' keys a table at a time instead of firing a foreign key trigger per key per
-row. New concerns are counted for hotspot maps by `contexts.concerns.lattice`.
+repeated external ids are looked up there, and each row's UK day is worked out, beside the
+database). Per chunk, the loader's thread asks PostgreSQL only what needs it (`ChunkLoader.look_up`):
+PostGIS places the located rows (easting/northing converted, and the British National Grid point
+concern.point_bng will hold, which the hotspot counts use), one probe of the unique index per
+external id finds concerns imported before, and the sequence gives ids for the new ones. The
+checking thread then plans the chunk (`plan`, Python only): its problems, its new and changed rows
+and their hotspot facts, encoded in COPY's binary format. The loader's thread writes them (`write`):
+changed concerns updated by one statement that bumps each version and writes its revision, as an
+edit does, and new ones copied straight into concern. A role that may set session_replication_role
+(the owner, as `csmap import concerns` runs) checks and locks the new concerns' keys a table at a
+time instead of firing a foreign key trigger per key per row. New concerns are counted for hotspot
+maps by `contexts.concerns.lattice`.
 """
 
 import struct
@@ -25,8 +28,7 @@ import psycopg
 from psycopg import pq
 from psycopg.adapt import Dumper
 
-from contexts.concerns import arrays as arrays_
-from contexts.concerns import lattice
+from contexts.concerns import arrays, lattice
 from contexts.errors import InvalidInput
 from contexts.young_people.service import Area
 
@@ -309,17 +311,15 @@ def prepare(rows: list[CheckedRow]) -> Chunk:
         by_agency.setdefault(row.agency_id, []).append(row.external_id)
     located = [row for row in rows if row.x is not None]
     places = {
-        "x": arrays_.floats(row.x for row in located),
-        "y": arrays_.floats(row.y for row in located),
-        "grid": arrays_.flags(row.grid for row in located),
+        "x": arrays.floats(row.x for row in located),
+        "y": arrays.floats(row.y for row in located),
+        "grid": arrays.flags(row.grid for row in located),
     }
-    return Chunk(
-        rows, len(located), places, {agency: arrays_.texts(ids) for agency, ids in by_agency.items()}
-    )
+    return Chunk(rows, len(located), places, {agency: arrays.texts(ids) for agency, ids in by_agency.items()})
 
 
 class Found(NamedTuple):
-    """What the database told about a chunk: LOCATE's row for each row, concerns imported before,
+    """What the database told about a chunk: LOCATE's rows, concerns imported before,
     ids for the new ones, and the young people and places the hotspot counts had not read yet."""
 
     places: list[tuple[Any, ...]]
@@ -589,7 +589,7 @@ class ChunkLoader:
             wanted = [key for key in keyed if key not in held]
             if not wanted:
                 continue
-            found = self.connection.execute(KEY_SHARE.format(table=table), {"ids": arrays_.ints(wanted)})
+            found = self.connection.execute(KEY_SHARE.format(table=table), {"ids": arrays.ints(wanted)})
             locked = found.fetchone()
             missing += len(wanted) - (int(locked[0]) if locked else 0)
             held.update(wanted)
