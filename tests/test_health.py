@@ -147,12 +147,13 @@ def test_a_request_cancelled_mid_way_still_rolls_back_and_closes_its_session() -
     assert session.calls == ["rollback", "close"]
 
 
-def test_the_local_cluster_gives_shared_buffers_a_quarter_of_memory_within_bounds(
+def test_the_local_cluster_sizes_its_buffers_and_wal_for_large_imports(
     test_database: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     setting = "SELECT setting::bigint * 8 / 1024 FROM pg_settings WHERE name = 'shared_buffers'"
     with psycopg.connect(test_database.cluster.conninfo("postgres", "postgres")) as connection:
         assert connection.execute(setting).fetchone() == (localdb.shared_buffers_mb(),)
+        assert connection.execute("SHOW max_wal_size").fetchone() == (localdb.MAX_WAL_SIZE,)
     page = 4096
     for memory_mb, expected in ((256, 128), (4096, 1024), (65536, 2048)):
         pages = memory_mb * 1024 * 1024 // page

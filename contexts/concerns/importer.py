@@ -228,7 +228,7 @@ FIELDS = (
 
 @dataclass(slots=True)
 class RowChecker:
-    """Checks each row's formats and turns it into a staging row; notes every problem by column."""
+    """Checks each row's formats, young person, place and external id; notes every problem by column."""
 
     positions: dict[str, int]
     width: int
