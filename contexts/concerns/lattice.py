@@ -4,10 +4,11 @@ The SQL in migrations/versions/2026-11-21_hotspot_aggregate.py (`CONCERN_FACTS`,
 reference: a fact per located concern in hotspot_fact, and per calendar year a row of monthly counts
 in hotspot_cell_count for each lattice cell and filter value. Counting a million concerns that way
 spends most of an import's time evaluating the same expressions row by row and grouping nine ways in
-PostgreSQL. Here each chunk's new concerns come back from their INSERT with what the facts need
-(the British National Grid point PostGIS computed, the UK local day), the young people and places they
-refer to are read once, the facts are copied in, and the lattice counts are grouped at the end with
-numpy and upserted in one statement. Tests compare the result with `hotspot_rebuild()`.
+PostgreSQL. Here the import hands over each chunk's new concerns with what the facts need (the British
+National Grid point PostGIS computes for point_bng, the UK local day), the young people and places
+they refer to are read once, the facts are copied in, and the lattice counts are grouped once with
+numpy (while the import writes its last chunk) and upserted in one statement. Tests compare the
+result with `hotspot_rebuild()`.
 """
 
 import hashlib
