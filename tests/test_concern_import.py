@@ -19,13 +19,14 @@ from numpy.typing import NDArray
 from sqlalchemy import Engine, create_engine, func, select, text
 from sqlalchemy.orm import Session
 
+from contexts import bulk
 from contexts.access import Actor, Role
 from contexts.accounts.models import User
 from contexts.accounts.service import actor_for
 from contexts.agencies.models import Agency, AgencyKind
 from contexts.audit.models import AuditEvent
 from contexts.audit.service import RequestOrigin
-from contexts.concerns import arrays, import_loader, importer, lattice
+from contexts.concerns import import_loader, importer, lattice
 from contexts.concerns.import_loader import CheckedRow, ChunkLoader, prepare
 from contexts.concerns.importer import ConcernFileError, ConcernImportReport, import_concerns
 from contexts.concerns.models import Concern, ConcernCategory, ConcernImport, ConcernRevision
@@ -618,7 +619,7 @@ def test_a_refused_import_counts_nothing(db_session: Session, world: World, peop
 def test_only_the_owner_role_checks_keys_in_bulk(app_engine: Engine, owner_engine: Engine) -> None:
     for engine, expected in ((app_engine, False), (owner_engine, True)):
         with Session(engine) as session, session.begin():
-            loader = ChunkLoader(connection=importer._raw(session), user_id=0, area=AREA)
+            loader = ChunkLoader(connection=bulk.raw_connection(session), user_id=0, area=AREA)
             loader.begin()
             assert loader.bulk_keys is expected
             loader.end(keep=False)
@@ -632,7 +633,7 @@ def test_a_key_gone_before_the_chunk_is_written_refuses_the_import(
         agency = make_agency(session, "gone")
         user = make_user(session, agency, "gone-practitioner", Role.PRACTITIONER)
         category = session.scalars(select(func.min(ConcernCategory.id))).one()
-        loader = ChunkLoader(connection=importer._raw(session), user_id=user.id, area=AREA)
+        loader = ChunkLoader(connection=bulk.raw_connection(session), user_id=user.id, area=AREA)
         loader.begin()
         assert loader.bulk_keys is (role == "owner")
         gone = CheckedRow(
@@ -666,14 +667,14 @@ def test_external_ids_with_quotes_backslashes_and_braces_are_matched_when_import
 def test_array_literals_read_back_exactly(db_session: Session) -> None:
     numbers = [0.1, -1.5123, 1e-300, 433500.123456789, 2.0**60 + 0.5, None]
     texts = [*TRICKY_IDS, "", " leading", "tab\there"]
-    connection = importer._raw(db_session)
+    connection = bulk.raw_connection(db_session)
     found = connection.execute(
         "SELECT %(floats)s::float8[], %(ints)s::int[], %(texts)s::text[], %(flags)s::bool[]",
         {
-            "floats": arrays.floats(numbers),
-            "ints": arrays.ints([1, -2, 2**31 - 1]),
-            "texts": arrays.texts(texts),
-            "flags": arrays.flags([True, False]),
+            "floats": bulk.floats(numbers),
+            "ints": bulk.ints([1, -2, 2**31 - 1]),
+            "texts": bulk.texts(texts),
+            "flags": bulk.flags([True, False]),
         },
     ).fetchone()
     assert found == (numbers, [1, -2, 2**31 - 1], texts, [True, False])
@@ -689,7 +690,7 @@ def _plan_nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
 def test_matching_earlier_imports_probes_the_unique_index_even_with_a_generic_plan(
     db_session: Session,
 ) -> None:
-    connection = importer._raw(db_session)
+    connection = bulk.raw_connection(db_session)
     match = import_loader.MATCH.replace("%(ids)s", "$2").replace("%(agency)s", "$1")
     connection.execute(f"PREPARE csmap_match(integer, text) AS {match}")
     connection.execute("SET LOCAL plan_cache_mode = force_generic_plan")

@@ -28,7 +28,8 @@ import psycopg
 from psycopg import pq
 from psycopg.adapt import Dumper
 
-from contexts.concerns import arrays, lattice
+from contexts import bulk
+from contexts.concerns import lattice
 from contexts.errors import InvalidInput
 from contexts.young_people.service import Area
 
@@ -311,11 +312,11 @@ def prepare(rows: list[CheckedRow]) -> Chunk:
         by_agency.setdefault(row.agency_id, []).append(row.external_id)
     located = [row for row in rows if row.x is not None]
     places = {
-        "x": arrays.floats(row.x for row in located),
-        "y": arrays.floats(row.y for row in located),
-        "grid": arrays.flags(row.grid for row in located),
+        "x": bulk.floats(row.x for row in located),
+        "y": bulk.floats(row.y for row in located),
+        "grid": bulk.flags(row.grid for row in located),
     }
-    return Chunk(rows, len(located), places, {agency: arrays.texts(ids) for agency, ids in by_agency.items()})
+    return Chunk(rows, len(located), places, {agency: bulk.texts(ids) for agency, ids in by_agency.items()})
 
 
 class Found(NamedTuple):
@@ -334,12 +335,12 @@ class Found(NamedTuple):
 class Batch:
     """A chunk's writes, made ready beside the loader: rows to COPY and keys to hold."""
 
-    new: list[tuple[Any, ...]] = field(default_factory=list)
-    """New concerns, in NEW_COLUMNS order."""
-    changed: list[tuple[Any, ...]] = field(default_factory=list)
-    """Rows for concerns imported before, in CHANGED_COLUMNS order."""
+    new: int = 0
     encoded_new: bytes = b""
+    """New concerns, in NEW_COLUMNS order, encoded for COPY."""
+    changed: int = 0
     encoded_changed: bytes = b""
+    """Rows for concerns imported before, in CHANGED_COLUMNS order, encoded for COPY."""
     keys: dict[str, list[int]] = field(default_factory=dict)
     """The new concerns' keys into each table they refer to."""
     flagged: list[tuple[int, int, int]] = field(default_factory=list)
@@ -435,9 +436,11 @@ class ChunkLoader:
         Python only (no database): it runs on the checking thread while the loader works.
         """
         self.counter.learn(found.people, found.place_points)
-        batch = Batch()
-        area, known, new_ids, places = self.area, found.known, iter(found.ids), iter(found.places)
+        writing = write and (self.skip_invalid or not self.problems)
+        new: list[tuple[CheckedRow, bytes | None]] = []
+        changed: list[tuple[Any, ...]] = []
         added: list[lattice.AddedConcern] = []
+        area, known, new_ids, places = self.area, found.known, iter(found.ids), iter(found.places)
         for row in chunk.rows:
             longitude, latitude, bng_x, bng_y = UNPLACED if row.x is None else next(places)
             recorded = known.get((row.agency_id, row.external_id))
@@ -446,32 +449,49 @@ class ChunkLoader:
                 and area.min_latitude <= latitude <= area.max_latitude
             ):
                 self._bad(row.row, "easting", "The location is outside this deployment's area")
+            elif recorded is not None and recorded[1] != row.young_person_id:
+                self._bad(row.row, "young_person_ref", OTHER_PERSON)
+            elif not writing:
+                continue
             elif recorded is None:
                 concern_id = next(new_ids)
-                batch.new.append(self._new_row(concern_id, row, ewkb_point(longitude, latitude)))
+                new.append((row, ewkb_point(longitude, latitude)))
                 added.append(
                     (concern_id, row.young_person_id, row.place_id, row.agency_id, row.category_id,
                      row.context, row.kind, row.sensitivity == "agency_only", bng_x, bng_y, row.local_day)
                 )  # fmt: skip
-                if row.flagged:
-                    batch.flagged.append((row.agency_id, concern_id, row.flagged))
-            elif recorded[1] != row.young_person_id:
-                self._bad(row.row, "young_person_ref", OTHER_PERSON)
             else:
-                batch.changed.append(self._changed_row(recorded[0], row, ewkb_point(longitude, latitude)))
-        if not write or (self.problems and not self.skip_invalid):
+                changed.append(self._changed_row(recorded[0], row, ewkb_point(longitude, latitude)))
+        if not writing or (self.problems and not self.skip_invalid):
             return None
-        batch.keys = {
-            table: sorted({getattr(row, name) for row in chunk.rows} - {None}) for table, name in CONCERN_KEYS
-        }
+        return self._batch(new, changed, added)
+
+    def _batch(
+        self,
+        new: list[tuple[CheckedRow, bytes | None]],
+        changed: list[tuple[Any, ...]],
+        added: list[lattice.AddedConcern],
+    ) -> Batch:
+        """A chunk's writes, encoded for COPY, with the keys its new concerns refer to."""
         encoder = self._encoder()
-        batch.encoded_new = (
-            lattice.encode_copy(encoder, self._types(NEW_TYPES), batch.new) if batch.new else b""
-        )
-        if batch.changed:
-            batch.encoded_changed = lattice.encode_copy(encoder, self._types(CHANGED_TYPES), batch.changed)
+        rows = [row for row, _ in new]
+        ids = [concern[0] for concern in added]
+        batch = Batch(new=len(new), changed=len(changed))
+        if new:
+            encoded = (
+                self._new_row(concern_id, row, point)
+                for concern_id, (row, point) in zip(ids, new, strict=True)
+            )
+            batch.encoded_new = bulk.encode_copy(encoder, self._types(NEW_TYPES), encoded)
+        if changed:
+            batch.encoded_changed = bulk.encode_copy(encoder, self._types(CHANGED_TYPES), changed)
+        batch.keys = {
+            table: sorted({getattr(row, name) for row in rows} - {None}) for table, name in CONCERN_KEYS
+        }
+        batch.flagged = [(row.agency_id, concern_id, row.flagged)
+                         for concern_id, row in zip(ids, rows, strict=True) if row.flagged]  # fmt: skip
         facts = self.counter.facts(added)
-        batch.facts = lattice.encode_copy(encoder, lattice.FACT_TYPES, facts) if facts else b""
+        batch.facts = bulk.encode_copy(encoder, lattice.FACT_TYPES, facts) if facts else b""
         return batch
 
     def _encoder(self) -> psycopg.Cursor[Any]:
@@ -518,7 +538,7 @@ class ChunkLoader:
         skips is deferred for the import anyway.
         """
         with self._timed("writing"):
-            self._update(len(batch.changed), batch.encoded_changed)
+            self._update(batch.changed, batch.encoded_changed)
             self._insert(batch)
         with self._timed("counting"):
             self.counter.write(batch.facts)
@@ -547,7 +567,7 @@ class ChunkLoader:
         if not changed:
             return
         self.connection.execute("TRUNCATE concern_import_row")
-        lattice.send_copy(self.connection, "concern_import_row", CHANGED_COLUMNS, encoded)
+        bulk.send_copy(self.connection, "concern_import_row", CHANGED_COLUMNS, encoded)
         found = self.connection.execute(UPDATE, {"user_id": self.user_id}).fetchone()
         updated, flagged = (int(found[0]), int(found[1])) if found else (0, 0)
         self.counts[1] += updated
@@ -562,7 +582,7 @@ class ChunkLoader:
             self._hold_keys(batch.keys)
             self.connection.execute("SET LOCAL session_replication_role = replica")
         try:
-            lattice.send_copy(self.connection, "concern", NEW_COLUMNS, batch.encoded_new)
+            bulk.send_copy(self.connection, "concern", NEW_COLUMNS, batch.encoded_new)
         except psycopg.errors.ForeignKeyViolation as gone:
             raise ConcernFileError(KEY_GONE) from gone
         if self.bulk_keys:
@@ -574,22 +594,22 @@ class ChunkLoader:
                 {"user_id": self.user_id, "agencies": agencies, "ids": concern_ids, "flags": flags},
             )
             self.counts[3] += sum(flags)
-        self.counts[0] += len(batch.new)
+        self.counts[0] += batch.new
 
     def _hold_keys(self, keys: dict[str, list[int]]) -> None:
         """Lock what a chunk's new concerns refer to and earlier chunks' did not (a lock lasts until the
         transaction ends); ConcernFileError if any of it has been deleted."""
         missing = 0
-        if not self.held:
-            missing += (
-                0 if self.connection.execute(USER_KEY_SHARE, {"user_id": self.user_id}).fetchone() else 1
-            )
+        if "user_account" not in self.held:
+            user = self.connection.execute(USER_KEY_SHARE, {"user_id": self.user_id}).fetchone()
+            missing += 0 if user else 1
+            self.held["user_account"] = {self.user_id}
         for table, keyed in keys.items():
             held = self.held.setdefault(table, set())
             wanted = [key for key in keyed if key not in held]
             if not wanted:
                 continue
-            found = self.connection.execute(KEY_SHARE.format(table=table), {"ids": arrays.ints(wanted)})
+            found = self.connection.execute(KEY_SHARE.format(table=table), {"ids": bulk.ints(wanted)})
             locked = found.fetchone()
             missing += len(wanted) - (int(locked[0]) if locked else 0)
             held.update(wanted)

@@ -57,14 +57,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from operator import itemgetter
 from pathlib import Path
-from typing import Any, Protocol, cast
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-import psycopg
 from sqlalchemy import column, select, table
 from sqlalchemy.orm import Session
 
-from contexts.access import Actor, Permission, Role, can
+from contexts import bulk
+from contexts.access import Actor, Permission, Role, can, visible_to
 from contexts.agencies.models import Agency
 from contexts.audit.models import AuditAction
 from contexts.audit.service import RequestOrigin, record_event
@@ -469,11 +469,6 @@ def _records(lines: Iterable[str]) -> Iterator[tuple[int, list[str]]]:
         raise ConcernFileError(f"The file is not UTF-8 text (at about row {row + 1}).") from wrong
 
 
-def _raw(session: Session) -> psycopg.Connection[Any]:
-    """The psycopg connection under the session, inside the session's transaction."""
-    return cast(psycopg.Connection[Any], session.connection().connection.driver_connection)
-
-
 def _may_import(actor: Actor) -> frozenset[int] | None:
     """The agencies the actor may import for (None: every agency); AccessDenied if none."""
     if actor.has_role(Role.SYSTEM_ADMIN):
@@ -500,8 +495,10 @@ def _checker(
     people = select(YoungPerson.agency_id, YoungPerson.local_id, YoungPerson.id).where(
         YoungPerson.local_id.is_not(None)
     )
-    if allowed is not None:
-        people = people.where(YoungPerson.agency_id.in_(sorted(allowed)))
+    if allowed is not None:  # a system administrator imports for any agency
+        people = people.where(
+            visible_to(actor, YoungPerson.agency_id), YoungPerson.agency_id.in_(sorted(allowed))
+        )
     places = session.execute(select(PLACE.c.id, PLACE.c.external_ref)).all()
     return RowChecker(
         positions=_header(header),
@@ -691,7 +688,7 @@ def import_concerns(
         raise ConcernFileError("The file is empty.")
     checker = _checker(session, actor, first[1], area, rules, now or datetime.now(UTC))
     loader = ChunkLoader(
-        connection=_raw(session), user_id=actor.user_id, area=area, skip_invalid=skip_invalid
+        connection=bulk.raw_connection(session), user_id=actor.user_id, area=area, skip_invalid=skip_invalid
     )
     loader.begin()
     shown.phase("Importing rows", expected_rows)

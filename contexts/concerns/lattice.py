@@ -12,9 +12,8 @@ result with `hotspot_rebuild()`.
 """
 
 import hashlib
-import io
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, cast
@@ -22,9 +21,8 @@ from typing import Any, cast
 import numpy as np
 import psycopg
 from numpy.typing import NDArray
-from psycopg.copy import FileWriter
 
-from contexts.concerns import arrays
+from contexts import bulk
 
 SOURCE_CONCERN = 1
 """hotspot_fact.source for a concern (2 is a missing episode's found-at location)."""
@@ -149,13 +147,13 @@ class LatticeCounter:
         wanted = people - self.people.keys()
         if wanted:
             for person_id, born, gender in self.connection.execute(
-                PEOPLE, {"ids": arrays.ints(sorted(wanted))}
+                PEOPLE, {"ids": bulk.ints(sorted(wanted))}
             ):
                 people_found[person_id] = (born, gender or "not_known")
         wanted = places - self.places.keys()
         if wanted:
             for place_id, place_type, x, y in self.connection.execute(
-                PLACES, {"ids": arrays.ints(sorted(wanted))}
+                PLACES, {"ids": bulk.ints(sorted(wanted))}
             ):
                 places_found[place_id] = (place_type, x, y)
         return people_found, places_found
@@ -183,9 +181,9 @@ class LatticeCounter:
         return list(zip(*(facts[name.strip()] for name in FACT_COLUMNS.split(",")), strict=True))
 
     def write(self, facts: bytes) -> None:
-        """COPY fact rows, encoded by `encode_copy` with FACT_TYPES, into hotspot_fact."""
+        """COPY fact rows, encoded by `bulk.encode_copy` with FACT_TYPES, into hotspot_fact."""
         if facts:
-            send_copy(self.connection, "hotspot_fact", FACT_COLUMNS, facts)
+            bulk.send_copy(self.connection, "hotspot_fact", FACT_COLUMNS, facts)
 
     def _facts(self, added: Sequence[AddedConcern]) -> dict[str, list[Any]]:
         """hotspot_fact columns, as CONCERN_FACTS makes them (concerns without a location have none)."""
@@ -261,42 +259,9 @@ class LatticeCounter:
         self.connection.execute(f"DROP TABLE IF EXISTS {COUNTS_TABLE}")
         self.connection.execute(CREATE_COUNTS)
         counted = zip(*(self.grouped or []), strict=True)
-        copy_rows(self.connection, COUNTS_TABLE, f"{KEY}, {MONTHS}", COUNT_TYPES, counted)
+        bulk.copy_rows(self.connection, COUNTS_TABLE, f"{KEY}, {MONTHS}", counted, COUNT_TYPES)
         self.connection.execute(UPSERT_COUNTS)
         self.connection.execute(f"DROP TABLE {COUNTS_TABLE}")
-
-
-def encode_copy(cursor: psycopg.Cursor[Any], types: Sequence[int | str], rows: Iterable[Any]) -> bytes:
-    """Rows as COPY's binary format, made without the server (with the cursor's adapters), so that one
-    thread can prepare them while another sends them."""
-    encoded = io.BytesIO()
-    with psycopg.Copy(cursor, binary=True, writer=FileWriter(encoded)) as copy:
-        copy.set_types(list(types))
-        for row in rows:
-            copy.write_row(row)
-    return encoded.getvalue()
-
-
-def send_copy(connection: psycopg.Connection[Any], table: str, columns: str, encoded: bytes) -> None:
-    """COPY rows encoded by `encode_copy` into a table."""
-    with (
-        connection.cursor() as cursor,
-        cursor.copy(f"COPY {table} ({columns}) FROM STDIN (FORMAT BINARY)") as copy,
-    ):
-        copy.write(encoded)
-
-
-def copy_rows(
-    connection: psycopg.Connection[Any], table: str, columns: str, types: Sequence[str], rows: Iterable[Any]
-) -> None:
-    """COPY rows into a table in PostgreSQL's binary format (nothing for the server to parse)."""
-    with (
-        connection.cursor() as cursor,
-        cursor.copy(f"COPY {table} ({columns}) FROM STDIN (FORMAT BINARY)") as copy,
-    ):
-        copy.set_types(list(types))
-        for row in rows:
-            copy.write_row(row)
 
 
 def lattice_columns(

@@ -20,9 +20,8 @@ import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
-import psycopg
 import shapely
 from shapely.errors import GEOSException
 from shapely.geometry import shape
@@ -30,6 +29,7 @@ from shapely.geometry.base import BaseGeometry
 from sqlalchemy import ARRAY, Integer, LargeBinary, String, bindparam, text
 from sqlalchemy.orm import Session
 
+from contexts import bulk
 from contexts.young_people.service import Area
 from mapping.areas.schemas import (
     INDICATOR_PATTERN,
@@ -124,20 +124,6 @@ def listed(problems: Iterable[ImportProblem]) -> tuple[list[ImportProblem], int]
     """The first problems to list, and how many more there are."""
     everything = list(problems)
     return everything[:LISTED_PROBLEMS], max(0, len(everything) - LISTED_PROBLEMS)
-
-
-def raw_connection(session: Session) -> psycopg.Connection[Any]:
-    """The psycopg connection under the session, inside the session's transaction (for COPY)."""
-    return cast(psycopg.Connection[Any], session.connection().connection.driver_connection)
-
-
-def copy_rows(
-    connection: psycopg.Connection[Any], table: str, columns: str, rows: Iterable[tuple[Any, ...]]
-) -> None:
-    """Stream rows into a (temporary) table with COPY."""
-    with connection.cursor() as cursor, cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row(row)
 
 
 # Boundaries
@@ -777,7 +763,7 @@ def _write_values(
     progress: Progress | None,
 ) -> tuple[int, int]:
     """Stage the values with COPY and upsert them in one statement: (added, updated)."""
-    connection = raw_connection(session)
+    connection = bulk.raw_connection(session)
     used = {cell.indicator for cell in cells}
     with connection.cursor() as cursor:
         for code in sorted(used):
@@ -790,7 +776,7 @@ def _write_values(
         cursor.execute(
             "CREATE TEMP TABLE indicator_stage (area_id integer, indicator text, period text, value float8)"
         )
-        copy_rows(
+        bulk.copy_rows(
             connection,
             "indicator_stage",
             "area_id, indicator, period, value",

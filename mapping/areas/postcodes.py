@@ -25,7 +25,8 @@ import psycopg
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from mapping.areas.importer import LISTED_PROBLEMS, Progress, raw_connection
+from contexts import bulk
+from mapping.areas.importer import LISTED_PROBLEMS, Progress
 from mapping.areas.schemas import PostcodeImportReport
 from mapping.places.importer import ImportFileError
 from mapping.places.schemas import ImportProblem
@@ -171,7 +172,7 @@ def _copy_file(
     )
     try:
         with session.begin_nested():
-            _stream_into(raw_connection(session), layout, stream, progress, name)
+            _stream_into(bulk.raw_connection(session), layout, stream, progress, name)
     except psycopg.Error as wrong:
         where = (wrong.diag.context or "").split(",", 1)[-1].strip().split(":", 1)[0]
         raise ImportFileError(
